@@ -1,0 +1,107 @@
+package actors
+
+import (
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/whalecast/whalecast/internal/alert"
+)
+
+// subscriber is the broadcaster's own record of a session: it holds only a PID and the filter
+// the session sent, so that sessions could live on another node.
+type subscriber struct {
+	pid     *actor.PID
+	receive bool
+	minSat  int64
+}
+
+// broadcaster fans published alerts out to subscribed sessions. It encodes each alert's frame
+// once and sends the same bytes to every matching session.
+type broadcaster struct {
+	stats *Stats
+	log   *slog.Logger
+	*fanout
+}
+
+// fanout is the broadcaster's state. It outlives a restart of the actor (the producer hands
+// the same one to each incarnation; only one runs at a time), so a panic loses no subscriber.
+// The watches that remove stopped sessions live in the actor's context and survive too.
+type fanout struct {
+	lastSeq uint64
+	subs    []subscriber
+	index   map[string]int
+}
+
+// NewBroadcasterProps returns the broadcaster's props. lastSeq is the store's latest seq at
+// start: alerts up to it are only in the store.
+func NewBroadcasterProps(lastSeq uint64, stats *Stats, log *slog.Logger) *actor.Props {
+	state := &fanout{lastSeq: lastSeq, index: map[string]int{}}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &broadcaster{stats: stats, log: log, fanout: state}
+	})
+}
+
+// Receive implements actor.Actor.
+func (b *broadcaster) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *Subscribe:
+		b.subscribe(ctx, msg)
+	case *SetFilter:
+		if i, ok := b.index[msg.Session.Id]; ok {
+			b.subs[i].minSat = msg.MinSat
+		}
+	case *Published:
+		b.publish(ctx, msg)
+	case *actor.Terminated:
+		b.remove(msg.Who)
+	case *actor.Restarting:
+		b.log.Warn("broadcaster restarting", "subscribers", len(b.subs))
+	}
+}
+
+func (b *broadcaster) subscribe(ctx actor.Context, m *Subscribe) {
+	if i, ok := b.index[m.Session.Id]; ok {
+		b.subs[i] = subscriber{pid: m.Session, receive: m.Receive, minSat: m.MinSat}
+	} else {
+		b.index[m.Session.Id] = len(b.subs)
+		b.subs = append(b.subs, subscriber{pid: m.Session, receive: m.Receive, minSat: m.MinSat})
+		ctx.Watch(m.Session)
+	}
+	ctx.Send(m.Session, &SubscribeAck{LastSeq: b.lastSeq})
+}
+
+// remove deletes a subscriber in O(1) by moving the last one into its place.
+func (b *broadcaster) remove(pid *actor.PID) {
+	i, ok := b.index[pid.Id]
+	if !ok {
+		return
+	}
+	last := len(b.subs) - 1
+	if i != last {
+		b.subs[i] = b.subs[last]
+		b.index[b.subs[i].pid.Id] = i
+	}
+	b.subs[last] = subscriber{}
+	b.subs = b.subs[:last]
+	delete(b.index, pid.Id)
+}
+
+func (b *broadcaster) publish(ctx actor.Context, m *Published) {
+	for _, e := range m.Entries {
+		if e.Stored.Seq <= b.lastSeq {
+			continue
+		}
+		b.lastSeq = e.Stored.Seq
+		msg := &Deliver{Seq: e.Stored.Seq, Frame: alert.Frame(e.Stored)}
+		n := int64(0)
+		for _, s := range b.subs {
+			if s.receive && (e.Test || e.ValueSat >= s.minSat) {
+				ctx.Send(s.pid, msg)
+				n++
+			}
+		}
+		b.stats.AlertsPublished.Add(1)
+		b.stats.Deliveries.Add(n)
+	}
+}

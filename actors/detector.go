@@ -1,0 +1,115 @@
+package actors
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/whalecast/whalecast/internal/alert"
+	"github.com/whalecast/whalecast/internal/bitcoin"
+)
+
+// DefaultSeenTxs is how many recent txids the detector remembers to alert each one once.
+// The store's txid index catches any older repeat.
+const DefaultSeenTxs = 100_000
+
+// detector decodes transactions, applies its rules and sends each whale to the store once.
+type detector struct {
+	rules []Rule
+	store *actor.PID
+	stats *Stats
+	log   *slog.Logger
+	seen  *seenSet
+}
+
+// NewDetectorProps returns the detector's props. The set of seen txids outlives restarts.
+func NewDetectorProps(rules []Rule, store *actor.PID, stats *Stats,
+	log *slog.Logger) *actor.Props {
+	seen := newSeenSet(DefaultSeenTxs)
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &detector{rules: rules, store: store, stats: stats, log: log, seen: seen}
+	})
+}
+
+// Receive implements actor.Actor.
+func (d *detector) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *Tx:
+		d.detect(ctx, msg)
+	case *actor.Restarting:
+		d.log.Warn("detector restarting")
+	}
+}
+
+func (d *detector) detect(ctx actor.Context, m *Tx) {
+	if m.ReplyTo != nil {
+		defer ctx.Send(m.ReplyTo, &Processed{Upto: m.Ordinal})
+	}
+	d.stats.TxsReceived.Add(1)
+
+	tx := m.Msg
+	if tx == nil {
+		var err error
+		if tx, err = bitcoin.DecodeTx(m.Raw); err != nil {
+			d.stats.TxDecodeErrors.Add(1)
+			d.log.Warn("transaction rejected", "err", err, "bytes", len(m.Raw))
+			return
+		}
+	}
+	sum := bitcoin.Summarize(tx)
+	a, ok := d.match(sum, m.SeenAt)
+	if !ok {
+		return
+	}
+	if !d.seen.add(sum.TxID) {
+		d.stats.DuplicateTxs.Add(1)
+		return
+	}
+	d.stats.AlertsDetected.Add(1)
+	ctx.Send(d.store, &Candidate{Alert: a})
+}
+
+// match returns the alert of the first rule that matches.
+func (d *detector) match(sum bitcoin.TxSummary, seenAt time.Time) (alert.Alert, bool) {
+	for _, r := range d.rules {
+		if r.Match(sum) {
+			return alert.Alert{
+				TxID:             sum.TxID,
+				ValueSat:         sum.ValueSat,
+				Outputs:          sum.Outputs,
+				LargestOutputSat: sum.LargestOutputSat,
+				VSize:            sum.VSize,
+				RBF:              sum.RBF,
+				FirstSeen:        seenAt.UTC(),
+				Detector:         r.Name(),
+			}, true
+		}
+	}
+	return alert.Alert{}, false
+}
+
+// seenSet remembers the last n txids in insertion order.
+type seenSet struct {
+	ids  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newSeenSet(n int) *seenSet {
+	return &seenSet{ids: map[string]struct{}{}, ring: make([]string, n)}
+}
+
+// add records id and reports whether it was new.
+func (s *seenSet) add(id string) bool {
+	if _, ok := s.ids[id]; ok {
+		return false
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.ids, old)
+	}
+	s.ring[s.next] = id
+	s.ids[id] = struct{}{}
+	s.next = (s.next + 1) % len(s.ring)
+	return true
+}

@@ -1,0 +1,124 @@
+package actors
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/whalecast/whalecast/internal/alert"
+)
+
+// Tx carries one mempool transaction from a source to the detector.
+type Tx struct {
+	// Ordinal numbers the transactions of one source run; the detector acknowledges it.
+	Ordinal uint64
+	// Raw is the transaction's consensus serialization. It may be nil when Msg is set.
+	Raw []byte
+	// Msg is the decoded transaction when the source already has it; nil otherwise.
+	Msg *wire.MsgTx
+	// SeenAt is when the source received the transaction.
+	SeenAt time.Time
+	// ReplyTo receives a Processed acknowledgement; nil for none.
+	ReplyTo *actor.PID
+}
+
+// Processed acknowledges every transaction of a source up to and including Upto. The source
+// uses it to bound how many transactions are in flight.
+type Processed struct {
+	Upto uint64
+}
+
+// Candidate asks the store to number, persist and then publish an alert.
+type Candidate struct {
+	Alert alert.Alert
+}
+
+// Entry is one persisted alert as the broadcaster receives it: the stored record plus the
+// fields a session filter reads, so that nobody decodes the JSON again to filter.
+type Entry struct {
+	Stored   alert.Stored
+	ValueSat int64
+	Test     bool
+}
+
+// Published tells the broadcaster that alerts are durable and may be delivered.
+type Published struct {
+	Entries []Entry
+}
+
+// Subscribe registers a session with the broadcaster. The broadcaster answers the session
+// with SubscribeAck before it delivers anything to it.
+type Subscribe struct {
+	Session *actor.PID
+	// Receive is false for sessions without the read permission: they learn the latest seq
+	// but get no alerts.
+	Receive bool
+	// MinSat is the session's threshold; alerts below it are not delivered.
+	MinSat int64
+}
+
+// SubscribeAck answers Subscribe. Every alert with a seq above LastSeq will be delivered live;
+// alerts up to LastSeq are in the store.
+type SubscribeAck struct {
+	LastSeq uint64
+}
+
+// SetFilter changes a subscribed session's threshold.
+type SetFilter struct {
+	Session *actor.PID
+	MinSat  int64
+}
+
+// Deliver hands a session one encoded whale_alert frame. Frame is shared by every session
+// and must not be modified.
+type Deliver struct {
+	Seq   uint64
+	Frame []byte
+}
+
+// ClientFrame is one message read from a client connection.
+type ClientFrame struct {
+	Data   []byte
+	Binary bool
+}
+
+// PeerGone tells a session that its connection is closed or broken.
+type PeerGone struct {
+	Err error
+}
+
+// PeerDrained tells a session that its outbound queue became empty.
+type PeerDrained struct{}
+
+// ServerShutdown tells a session the engine is stopping: it closes its connection with 1001.
+type ServerShutdown struct{}
+
+// StartSession asks the sessions supervisor to spawn a session for a new connection. The
+// supervisor answers with a *SessionStarted.
+type StartSession struct {
+	Peer Peer
+}
+
+// SessionStarted answers StartSession.
+type SessionStarted struct {
+	PID *actor.PID
+}
+
+// String keeps the peer out of logs.
+func (m *StartSession) String() string { return "StartSession{remote=" + m.Peer.Remote() + "}" }
+
+// String keeps client bytes, which may hold a token, out of dead-letter logs.
+func (m *ClientFrame) String() string { return "ClientFrame{redacted}" }
+
+// LogValue keeps client bytes out of structured logs: only the size is shown.
+func (m *ClientFrame) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("type", "client_frame"), slog.Int("bytes", len(m.Data)))
+}
+
+// LogValue keeps the peer's internals out of structured logs.
+func (m *StartSession) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("type", "start_session"),
+		slog.String("remote", m.Peer.Remote()))
+}

@@ -1,0 +1,250 @@
+package actors
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/whalecast/whalecast/internal/auth"
+	"github.com/whalecast/whalecast/internal/clock"
+	"github.com/whalecast/whalecast/internal/ratelimit"
+)
+
+// TokenVerifier checks a client's token; *auth.Verifier implements it.
+type TokenVerifier interface {
+	Verify(token string) (auth.Claims, error)
+}
+
+// SessionConfig is what every session shares. The zero value of each duration or count means
+// the default named beside it.
+type SessionConfig struct {
+	// Verifier checks tokens. Required.
+	Verifier TokenVerifier
+	// NoAuth skips authentication (development only): every session is a reader and writer.
+	NoAuth bool
+	// AuthTimeout is how long a new connection may take to authenticate (default 5 s).
+	AuthTimeout time.Duration
+	// RateLimit is how many client messages a session may send per RateWindow (default 100).
+	RateLimit int
+	// RateWindow is the rate limit's window (default 60 s).
+	RateWindow time.Duration
+	// AbuseLimit is how many rejected messages within one RateWindow close the connection
+	// with 4008 (default RateLimit/2, at least 10).
+	AbuseLimit int
+	// DefaultMinBTC is a new session's threshold (default 0: every alert the detector raised).
+	DefaultMinBTC float64
+	// MaxPending bounds the live alerts held back while a resume replays (default 1024).
+	MaxPending int
+	// ReplayPage is how many stored alerts a resume reads at a time (default 256).
+	ReplayPage int
+	// ReplayHighWater pauses a replay while more frames than this are queued (default 64).
+	ReplayHighWater int
+	// Version is sent in the welcome message.
+	Version string
+}
+
+func (c SessionConfig) withDefaults() SessionConfig {
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = 5 * time.Second
+	}
+	if c.RateLimit <= 0 {
+		c.RateLimit = 100
+	}
+	if c.RateWindow <= 0 {
+		c.RateWindow = time.Minute
+	}
+	if c.AbuseLimit <= 0 {
+		c.AbuseLimit = max(10, c.RateLimit/2)
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 1024
+	}
+	if c.ReplayPage <= 0 {
+		c.ReplayPage = 256
+	}
+	if c.ReplayHighWater <= 0 {
+		c.ReplayHighWater = 64
+	}
+	return c
+}
+
+// SessionDeps are the collaborators of every session.
+type SessionDeps struct {
+	Config      SessionConfig
+	Broadcaster *actor.PID
+	Alerts      AlertReader
+	Clock       clock.Clock
+	Stats       *Stats
+	Logger      *slog.Logger
+}
+
+type sessionState uint8
+
+const (
+	stateAwaitingAuth sessionState = iota
+	stateAuthenticated
+	stateClosing
+)
+
+func (s sessionState) String() string {
+	switch s {
+	case stateAwaitingAuth:
+		return "awaiting_auth"
+	case stateAuthenticated:
+		return "authenticated"
+	default:
+		return "closing"
+	}
+}
+
+// authDeadline and tokenExpiry come from the session's own timers. A stale generation (a
+// timer that fired after it was replaced) is ignored, so timers never race the state.
+type authDeadline struct{ gen uint64 }
+
+type tokenExpiry struct{ gen uint64 }
+
+// session is the actor behind one client connection: an auth state machine, a rate limiter,
+// and the owner of the connection's subscription. It never blocks on the network: frames go
+// to the peer's bounded queue.
+type session struct {
+	deps  *SessionDeps
+	cfg   SessionConfig
+	peer  Peer
+	log   *slog.Logger
+	state sessionState
+
+	gen    uint64
+	timer  clock.Timer
+	claims auth.Claims
+	bucket *ratelimit.Bucket
+
+	denied      int
+	deniedSince time.Time
+
+	minSat     int64
+	subscribed bool
+	ackSeq     uint64
+	sentLive   bool
+	resumed    bool
+	replay     *replay
+}
+
+// NewSessionProps returns the props of a session serving peer.
+func NewSessionProps(deps *SessionDeps, peer Peer) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		cfg := deps.Config.withDefaults()
+		return &session{
+			deps: deps,
+			cfg:  cfg,
+			peer: peer,
+			log:  deps.Logger.With("remote", peer.Remote()),
+		}
+	})
+}
+
+// Receive implements actor.Actor.
+func (s *session) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		s.start(ctx)
+	case *ClientFrame:
+		s.onFrame(ctx, msg)
+		s.peer.Released()
+	case *authDeadline:
+		s.onAuthDeadline(ctx, msg)
+	case *tokenExpiry:
+		s.onTokenExpiry(ctx, msg)
+	case *SubscribeAck:
+		s.onSubscribeAck(ctx, msg)
+	case *Deliver:
+		s.onDeliver(ctx, msg)
+	case *replayContinue:
+		s.continueReplay(ctx)
+	case *PeerGone:
+		s.closeWith(ctx, CloseNormal, "")
+	case *ServerShutdown:
+		s.closeWith(ctx, CloseGoingAway, "server shutting down")
+	case *actor.Stopping:
+		// Stopped without closing first: the supervisor stopped it after a failure.
+		s.closeWith(ctx, CloseInternalError, "internal error")
+	}
+}
+
+func (s *session) start(ctx actor.Context) {
+	s.deps.Stats.ConnsUnauthenticated.Add(1)
+	bucket, err := ratelimit.NewBucket(s.cfg.RateLimit, s.cfg.RateWindow, s.deps.Clock)
+	if err != nil {
+		s.log.Error("session rate limiter", "err", err)
+		s.closeWith(ctx, CloseInternalError, "internal error")
+		return
+	}
+	s.bucket = bucket
+	s.minSat = satFromBTC(s.cfg.DefaultMinBTC)
+	if s.cfg.NoAuth {
+		s.authenticate(ctx, noAuthClaims(s.deps.Clock.Now()), nil)
+		return
+	}
+	s.schedule(ctx, s.cfg.AuthTimeout, func(gen uint64) any { return &authDeadline{gen: gen} })
+}
+
+// schedule replaces the session's one timer. The message it sends carries a new generation.
+func (s *session) schedule(ctx actor.Context, d time.Duration, msg func(gen uint64) any) {
+	s.stopTimer()
+	s.gen++
+	gen, self, root := s.gen, ctx.Self(), ctx.ActorSystem().Root
+	s.timer = s.deps.Clock.AfterFunc(d, func() { root.Send(self, msg(gen)) })
+}
+
+func (s *session) stopTimer() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+}
+
+func (s *session) onAuthDeadline(ctx actor.Context, msg *authDeadline) {
+	if msg.gen != s.gen || s.state != stateAwaitingAuth {
+		return
+	}
+	s.deps.Stats.AuthTimeouts.Add(1)
+	s.log.Info("session auth timeout")
+	s.closeWith(ctx, CloseAuthTimeout, "authentication timeout")
+}
+
+func (s *session) onTokenExpiry(ctx actor.Context, msg *tokenExpiry) {
+	if msg.gen != s.gen || s.state != stateAuthenticated {
+		return
+	}
+	s.log.Info("session token expired", "client", s.claims.Subject)
+	s.closeWith(ctx, CloseAuthFailed, "token expired")
+}
+
+// closeWith ends the session: the peer gets the close code after what is queued, the
+// broadcaster forgets the session through its watch, and the actor stops.
+func (s *session) closeWith(ctx actor.Context, code int, reason string) {
+	if s.state == stateClosing {
+		return
+	}
+	if s.state == stateAuthenticated {
+		s.deps.Stats.ConnsAuthenticated.Add(-1)
+	} else {
+		s.deps.Stats.ConnsUnauthenticated.Add(-1)
+	}
+	s.state = stateClosing
+	s.stopTimer()
+	s.replay = nil
+	s.peer.Close(code, reason)
+	ctx.Stop(ctx.Self())
+}
+
+// send queues a frame; a full queue means the client is too slow and ends the session.
+func (s *session) send(ctx actor.Context, frame []byte) bool {
+	if s.peer.Send(frame) {
+		return true
+	}
+	s.deps.Stats.SlowConsumerCloses.Add(1)
+	s.log.Warn("session slow consumer", "client", s.claims.Subject, "queued", s.peer.Queued())
+	s.closeWith(ctx, CloseSlowConsumer, "slow_consumer")
+	return false
+}

@@ -1,0 +1,116 @@
+package actors
+
+import (
+	"errors"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/whalecast/whalecast/internal/alert"
+	"github.com/whalecast/whalecast/internal/auth"
+)
+
+// onFrame is the state machine's entry for client messages.
+func (s *session) onFrame(ctx actor.Context, f *ClientFrame) {
+	switch s.state {
+	case stateAwaitingAuth:
+		s.onFirstFrame(ctx, f)
+	case stateAuthenticated:
+		s.onAuthenticatedFrame(ctx, f)
+	}
+}
+
+// onFirstFrame accepts only an auth message; anything else closes with 4000, a bad token with
+// 4003.
+func (s *session) onFirstFrame(ctx actor.Context, f *ClientFrame) {
+	m, err := parseClientMessage(f.Data)
+	if f.Binary || err != nil || m.Type != "auth" || m.Token == "" {
+		s.deps.Stats.AuthFailures.Add(1)
+		s.log.Info("session auth rejected", "reason", "malformed")
+		s.closeWith(ctx, CloseMalformed, "expected an auth message")
+		return
+	}
+	claims, err := s.deps.Config.Verifier.Verify(m.Token)
+	if err != nil {
+		s.deps.Stats.AuthFailures.Add(1)
+		s.log.Info("session auth rejected", "reason", authReason(err))
+		s.closeWith(ctx, CloseAuthFailed, "authentication failed: "+authReason(err))
+		return
+	}
+	s.authenticate(ctx, claims, m.Since)
+}
+
+// authReason is the stable reason code of a verification error; it never holds the token.
+func authReason(err error) string {
+	var ae *auth.AuthError
+	if errors.As(err, &ae) {
+		return string(ae.Reason)
+	}
+	return "invalid_token"
+}
+
+func noAuthClaims(now time.Time) auth.Claims {
+	return auth.Claims{
+		Subject:   "anonymous",
+		Perms:     []auth.Perm{auth.PermRead, auth.PermWrite},
+		IssuedAt:  now,
+		ExpiresAt: now.Add(100 * 365 * 24 * time.Hour),
+	}
+}
+
+// authenticate moves the session to authenticated: it answers auth_success, arms the expiry
+// timer and subscribes to the broadcaster, whose ack starts the welcome and any replay.
+func (s *session) authenticate(ctx actor.Context, claims auth.Claims, since *uint64) {
+	s.claims = claims
+	s.state = stateAuthenticated
+	s.deps.Stats.ConnsUnauthenticated.Add(-1)
+	s.deps.Stats.ConnsAuthenticated.Add(1)
+	s.log = s.log.With("client", claims.Subject)
+	s.log.Info("session authenticated", "perms", permStrings(claims.Perms))
+
+	ttl := claims.ExpiresAt.Sub(s.deps.Clock.Now())
+	s.schedule(ctx, ttl, func(gen uint64) any { return &tokenExpiry{gen: gen} })
+	if !s.send(ctx, authSuccessFrame(claims.Subject, permStrings(claims.Perms),
+		claims.ExpiresAt)) {
+		return
+	}
+
+	canRead := claims.Has(auth.PermRead)
+	if since != nil && canRead {
+		s.replay = &replay{cursor: *since}
+	}
+	if since != nil && !canRead {
+		s.send(ctx, errorFrame(ErrCodeForbidden, "since needs the read permission"))
+	}
+	ctx.Send(s.deps.Broadcaster, &Subscribe{Session: ctx.Self(), Receive: canRead,
+		MinSat: s.minSat})
+}
+
+func permStrings(perms []auth.Perm) []string {
+	out := make([]string, len(perms))
+	for i, p := range perms {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// onSubscribeAck sends the welcome; a resume then replays (since, LastSeq] from the store,
+// while live alerts, all above LastSeq, wait in the pending buffer.
+func (s *session) onSubscribeAck(ctx actor.Context, ack *SubscribeAck) {
+	if s.state != stateAuthenticated {
+		return
+	}
+	s.subscribed = true
+	s.ackSeq = ack.LastSeq
+	if !s.send(ctx, welcomeFrame(s.cfg.Version, ack.LastSeq)) {
+		return
+	}
+	if s.replay != nil {
+		s.replay.upto = ack.LastSeq
+		s.continueReplay(ctx)
+	}
+}
+
+func satFromBTC(btc float64) int64 {
+	return alert.SatFromBTC(btc)
+}

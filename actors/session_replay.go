@@ -1,0 +1,124 @@
+package actors
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/whalecast/whalecast/internal/alert"
+)
+
+// AlertReader reads stored alerts; persistence.Store implements it. It is called from
+// session actors concurrently with the store actor's writes.
+type AlertReader interface {
+	Range(after uint64, limit int) ([]alert.Stored, error)
+}
+
+// replay is a resume in progress: stored alerts in (cursor, upto] go out page by page, and
+// live alerts (all above upto) wait in pending until the replay is done.
+type replay struct {
+	cursor  uint64
+	upto    uint64
+	pending []*Deliver
+	waiting bool
+}
+
+type replayContinue struct{}
+
+// replayRetry is how long a replay waits for the client to drain its queue before it reads
+// the next page.
+const replayRetry = 20 * time.Millisecond
+
+// continueReplay sends the next page, or finishes the replay. Pages are read only while the
+// outbound queue is below its high-water mark, so a slow reader never makes the session hold
+// more than one page.
+func (s *session) continueReplay(ctx actor.Context) {
+	r := s.replay
+	if r == nil || s.state != stateAuthenticated {
+		return
+	}
+	r.waiting = false
+	if s.peer.Queued() > s.cfg.ReplayHighWater {
+		r.waiting = true
+		self, root := ctx.Self(), ctx.ActorSystem().Root
+		s.deps.Clock.AfterFunc(replayRetry, func() { root.Send(self, &replayContinue{}) })
+		return
+	}
+
+	page, err := s.readPage(r)
+	if err != nil {
+		s.log.Error("session replay failed", "err", err, "after", r.cursor)
+		s.closeWith(ctx, CloseInternalError, "replay failed")
+		return
+	}
+	for _, st := range page {
+		r.cursor = st.Seq
+		if s.matches(st.Data) && !s.send(ctx, alert.Frame(st)) {
+			return
+		}
+	}
+	if len(page) == 0 || r.cursor >= r.upto {
+		s.finishReplay(ctx)
+		return
+	}
+	ctx.Send(ctx.Self(), &replayContinue{})
+}
+
+func (s *session) readPage(r *replay) ([]alert.Stored, error) {
+	if r.cursor >= r.upto {
+		return nil, nil
+	}
+	limit := s.cfg.ReplayPage
+	if left := r.upto - r.cursor; left < uint64(limit) {
+		limit = int(left)
+	}
+	return s.deps.Alerts.Range(r.cursor, limit)
+}
+
+// finishReplay flushes the live alerts that arrived during the replay, then goes live.
+func (s *session) finishReplay(ctx actor.Context) {
+	pending := s.replay.pending
+	s.replay = nil
+	s.sentLive = s.sentLive || len(pending) > 0
+	for _, d := range pending {
+		if !s.send(ctx, d.Frame) {
+			return
+		}
+	}
+}
+
+// filterFields is the part of a stored alert a session filter reads.
+type filterFields struct {
+	ValueSat int64 `json:"value_sat"`
+	Test     bool  `json:"test"`
+}
+
+// matches applies the session's threshold to a stored alert while replaying. Live alerts are
+// filtered by the broadcaster instead.
+func (s *session) matches(data []byte) bool {
+	var f filterFields
+	if err := json.Unmarshal(data, &f); err != nil {
+		return true
+	}
+	return f.Test || f.ValueSat >= s.minSat
+}
+
+// onDeliver sends a live alert, or holds it while a replay runs.
+func (s *session) onDeliver(ctx actor.Context, d *Deliver) {
+	if s.state != stateAuthenticated {
+		return
+	}
+	if r := s.replay; r != nil {
+		if len(r.pending) >= s.cfg.MaxPending {
+			s.deps.Stats.SlowConsumerCloses.Add(1)
+			s.log.Warn("session slow consumer", "pending", len(r.pending))
+			s.closeWith(ctx, CloseSlowConsumer, "slow_consumer")
+			return
+		}
+		r.pending = append(r.pending, d)
+		return
+	}
+	s.sentLive = true
+	s.send(ctx, d.Frame)
+}

@@ -1,0 +1,156 @@
+package actors
+
+import (
+	"encoding/json"
+	"log/slog"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/whalecast/whalecast/internal/alert"
+)
+
+// AlertStore is the persistence the store actor writes through; persistence.Store
+// implements it.
+type AlertStore interface {
+	AlertReader
+	// Append durably persists a batch and numbers it densely; see persistence.Store.
+	Append(batch []alert.Alert) ([]alert.Stored, error)
+	// LastSeq is the highest seq assigned so far.
+	LastSeq() uint64
+	// Health is nil while writes work.
+	Health() error
+}
+
+// MaxStorePending bounds the alerts waiting for the next group commit. The source's in-flight
+// window keeps the queue far below it; reaching it means the disk stalled.
+const MaxStorePending = 65536
+
+// storeActor is the single writer of alerts. It commits in groups: while one batch is being
+// written and synced, new candidates queue, and the next batch takes them all. Only after a
+// batch is durable does it go to the broadcaster, so nobody sees an alert a crash could lose.
+type storeActor struct {
+	store       AlertStore
+	broadcaster *actor.PID
+	stats       *Stats
+	log         *slog.Logger
+	*commitState
+}
+
+// commitState outlives a restart of the store actor so that queued alerts survive it.
+type commitState struct {
+	pending []alert.Alert
+	writing bool
+	failed  bool
+	wg      sync.WaitGroup
+}
+
+type batchDone struct {
+	stored []alert.Stored
+	size   int
+	err    error
+}
+
+// NewStoreProps returns the store actor's props.
+func NewStoreProps(store AlertStore, broadcaster *actor.PID, stats *Stats,
+	log *slog.Logger) *actor.Props {
+	state := &commitState{}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &storeActor{store: store, broadcaster: broadcaster, stats: stats, log: log,
+			commitState: state}
+	})
+}
+
+// Receive implements actor.Actor.
+func (s *storeActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *Candidate:
+		s.enqueue(ctx, msg.Alert)
+	case *batchDone:
+		s.done(ctx, msg)
+	case *actor.Stopping:
+		s.drain(ctx)
+	}
+}
+
+func (s *storeActor) enqueue(ctx actor.Context, a alert.Alert) {
+	if s.failed || len(s.pending) >= MaxStorePending {
+		s.stats.AlertsLost.Add(1)
+		s.log.Error("alert not stored", "txid", a.TxID, "failed", s.failed,
+			"pending", len(s.pending))
+		return
+	}
+	s.pending = append(s.pending, a)
+	if !s.writing {
+		s.flush(ctx)
+	}
+}
+
+// flush hands the pending alerts to a writer goroutine; its result comes back as batchDone.
+func (s *storeActor) flush(ctx actor.Context) {
+	batch := s.pending
+	s.pending = nil
+	s.writing = true
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		stored, err := s.store.Append(batch)
+		root.Send(self, &batchDone{stored: stored, size: len(batch), err: err})
+	}()
+}
+
+func (s *storeActor) done(ctx actor.Context, d *batchDone) {
+	s.writing = false
+	if d.err != nil {
+		s.fail(d.err, d.size)
+		return
+	}
+	s.stats.AlertsStored.Add(int64(len(d.stored)))
+	if len(d.stored) > 0 {
+		ctx.Send(s.broadcaster, &Published{Entries: entries(d.stored)})
+	}
+	if len(s.pending) > 0 {
+		s.flush(ctx)
+	}
+}
+
+// fail closes the store to writes: the batch and everything queued are counted as lost and
+// logged, and health turns bad. Nothing that was not persisted is ever broadcast.
+func (s *storeActor) fail(err error, batch int) {
+	lost := int64(batch + len(s.pending))
+	s.failed = true
+	s.pending = nil
+	s.stats.StoreErrors.Add(1)
+	s.stats.AlertsLost.Add(lost)
+	s.log.Error("store write failed: ingestion of alerts stopped", "err", err, "lost", lost)
+}
+
+// drain runs when the store stops: it waits for the batch in flight and writes what is
+// queued, so a clean shutdown loses nothing that was accepted.
+func (s *storeActor) drain(ctx actor.Context) {
+	s.wg.Wait()
+	if s.failed || len(s.pending) == 0 {
+		return
+	}
+	batch := s.pending
+	s.pending = nil
+	stored, err := s.store.Append(batch)
+	if err != nil {
+		s.fail(err, len(batch))
+		return
+	}
+	s.stats.AlertsStored.Add(int64(len(stored)))
+	s.log.Info("store drained on stop", "alerts", len(stored))
+}
+
+// entries adds to each stored alert the fields that filters read.
+func entries(stored []alert.Stored) []Entry {
+	out := make([]Entry, len(stored))
+	for i, st := range stored {
+		var f filterFields
+		_ = json.Unmarshal(st.Data, &f)
+		out[i] = Entry{Stored: st, ValueSat: f.ValueSat, Test: f.Test}
+	}
+	return out
+}

@@ -1,0 +1,62 @@
+// Command engine runs Whalecast: `engine serve` (the default) runs the engine, `engine token`
+// mints a client token. Run `engine help` for the list.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `Whalecast watches Bitcoin transactions for whales and pushes alerts to clients.
+
+Usage:
+  engine [serve] [flags]   run the engine (the default command)
+  engine token [flags]     print a signed client token (JWT)
+  engine help              show this text
+
+Run "engine serve --help" or "engine token --help" for the flags of each.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the process exit code: 0 on success, 2 for a
+// usage error, 1 for any other failure.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(args, stderr)
+	case "token":
+		err = token(args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "engine: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "engine %s: %v\n", cmd, err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "engine %s: %v\n", cmd, err)
+		return 1
+	}
+}
+
+// errUsage marks errors in the command line itself.
+var errUsage = errors.New("usage")

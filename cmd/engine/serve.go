@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/whalecast/whalecast/internal/clock"
+	"github.com/whalecast/whalecast/system"
+)
+
+// shutdownTimeout bounds a graceful stop after SIGINT or SIGTERM.
+const shutdownTimeout = 20 * time.Second
+
+// serveFlags parses the flags of `engine serve` (and the environment) into a Config.
+func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
+	cfg := system.DefaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address host:port")
+	host := fs.String("host", "", "listen host (with --port, instead of --addr)")
+	port := fs.Int("port", 0, "listen port (with --host, instead of --addr)")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: Badger and secret.key")
+	fs.StringVar(&cfg.Source, "source", cfg.Source,
+		"transaction source: sim, or replay:PATH[,PATH...] (globs allowed)")
+	fs.Var((*rateFlag)(&cfg.Rate), "rate",
+		"transactions per second from the source: auto is 7 for sim, 50 for replay; "+
+			"0 = as fast as the pipeline takes them")
+	fs.BoolVar(&cfg.Loop, "loop", false, "repeat a replay forever")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "simulator seed")
+	fs.Float64Var(&cfg.MinBTC, "min-btc", cfg.MinBTC, "whale threshold on total output, BTC")
+	fs.BoolVar(&cfg.NoAuth, "no-auth", false,
+		"development mode: no auth message needed (refused unless --addr is loopback)")
+	fs.BoolVar(&cfg.TestAlerts, "test", false, "send a marked test alert every 10 s")
+	fs.DurationVar(&cfg.AuthTimeout, "auth-timeout", cfg.AuthTimeout,
+		"time a client has to send its auth message")
+	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention,
+		"how long alerts are kept (0 = forever)")
+	tokenExpiry := fs.Duration("token-expiry", cfg.TokenExpiry,
+		"default token lifetime of minted tokens (env "+envTokenExpiry+", in hours)")
+	rateLimit := fs.Int("rate-limit-requests", cfg.RateLimit,
+		"client messages allowed per window (env "+envRateLimit+")")
+	rateWindow := fs.Duration("rate-limit-window", cfg.RateWindow,
+		"rate limit window (env "+envRateWindow+", in seconds)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: engine serve [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nEnvironment:\n"+
+			"  %s  HS256 secret, at least 32 bytes (default: DATA/secret.key, created 0600)\n"+
+			"  %s    default token lifetime in hours (24)\n"+
+			"  %s   client messages per window (100)\n"+
+			"  %s     rate limit window in seconds (60)\n",
+			envSecret, envTokenExpiry, envRateLimit, envRateWindow)
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+
+	set := setFlags(fs)
+	if err := applyEnv(&cfg, set, *tokenExpiry, *rateLimit, *rateWindow); err != nil {
+		return cfg, err
+	}
+	if set["host"] || set["port"] {
+		if set["addr"] {
+			return cfg, fmt.Errorf("%w: give --addr or --host/--port, not both", errUsage)
+		}
+		h, p, _ := net.SplitHostPort(system.DefaultAddr)
+		if set["host"] {
+			h = *host
+		}
+		if set["port"] {
+			p = strconv.Itoa(*port)
+		}
+		cfg.Addr = net.JoinHostPort(h, p)
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return cfg, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage,
+			*logLevel)
+	}
+	return cfg, nil
+}
+
+// applyEnv fills what the environment gives, unless the matching flag was set.
+func applyEnv(cfg *system.Config, set map[string]bool, expiry time.Duration, limit int,
+	window time.Duration) error {
+	var err error
+	cfg.Secret = os.Getenv(envSecret)
+	cfg.TokenExpiry, cfg.RateLimit, cfg.RateWindow = expiry, limit, window
+	if !set["token-expiry"] {
+		if cfg.TokenExpiry, err = envHours(envTokenExpiry, expiry); err != nil {
+			return err
+		}
+	}
+	if !set["rate-limit-requests"] {
+		if cfg.RateLimit, err = envInt(envRateLimit, limit); err != nil {
+			return err
+		}
+	}
+	if !set["rate-limit-window"] {
+		if cfg.RateWindow, err = envSeconds(envRateWindow, window); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serve runs the engine until SIGINT or SIGTERM, then stops it gracefully.
+func serve(args []string, stderr io.Writer) error {
+	cfg, err := serveFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := system.NewLogger(stderr, cfg.LogLevel)
+
+	engine, err := system.Open(cfg, log, clock.Real{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		_ = engine.Shutdown(context.Background())
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if err := engine.Start(); err != nil {
+		_ = ln.Close()
+		_ = engine.Shutdown(context.Background())
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- engine.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "signal", "received")
+	case err := <-served:
+		if err != nil {
+			log.Error("server failed", "err", err)
+		}
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return engine.Shutdown(sctx)
+}
+
+// rateFlag is --rate: a non-negative number, or "auto" (negative inside) for the source's
+// default.
+type rateFlag float64
+
+func (r *rateFlag) String() string {
+	if r == nil || *r < 0 {
+		return "auto"
+	}
+	return strconv.FormatFloat(float64(*r), 'f', -1, 64)
+}
+
+func (r *rateFlag) Set(s string) error {
+	if s == "auto" {
+		*r = -1
+		return nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return fmt.Errorf("want auto or a number of transactions per second, 0 or more")
+	}
+	*r = rateFlag(v)
+	return nil
+}

@@ -1,0 +1,59 @@
+package auth
+
+import (
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Limits on the string claims. A subject or token id may hold ASCII letters, digits and the
+// characters . _ : @ -, so that both are safe to log as they are.
+const (
+	// MaxSubjectLen is the longest accepted sub claim, in bytes.
+	MaxSubjectLen = 128
+	// MaxIDLen is the longest accepted jti claim, in bytes.
+	MaxIDLen = 64
+)
+
+// Claims is what a verified token says about its bearer.
+type Claims struct {
+	// Subject identifies the client (the sub claim).
+	Subject string
+	// Perms lists what the client may do, without duplicates (the perms claim).
+	Perms []Perm
+	// IssuedAt is when the token was signed, in UTC, to the second (the iat claim).
+	IssuedAt time.Time
+	// ExpiresAt is the first instant the token is no longer valid, in UTC, to the second
+	// (the exp claim).
+	ExpiresAt time.Time
+	// ID is the token's unique id (the jti claim), usable to revoke or audit one token.
+	ID string
+}
+
+// Has reports whether the claims grant p.
+func (c Claims) Has(p Perm) bool {
+	return HasPerm(c.Perms, p)
+}
+
+// wireClaims is the JSON payload of a token.
+type wireClaims struct {
+	jwt.RegisteredClaims
+	Perms []Perm `json:"perms"`
+}
+
+// validName reports whether s is 1 to maxLen bytes of the characters allowed in sub and jti.
+func validName(s string, maxLen int) bool {
+	if s == "" || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.', c == '_', c == ':', c == '@', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

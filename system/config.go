@@ -1,0 +1,159 @@
+package system
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// Defaults of Config. docs/operations.md and `engine serve --help` show the same values.
+const (
+	DefaultAddr        = "127.0.0.1:8765"
+	DefaultDataDir     = "./data"
+	DefaultSource      = "sim"
+	DefaultSimRate     = 7
+	DefaultReplayRate  = 50
+	DefaultMinBTC      = 100
+	DefaultAuthTimeout = 5 * time.Second
+	DefaultTokenExpiry = 24 * time.Hour
+	DefaultRateLimit   = 100
+	DefaultRateWindow  = 60 * time.Second
+	DefaultRetention   = 90 * 24 * time.Hour
+)
+
+// Config is the engine's whole configuration. cmd/engine fills it from flags and the
+// environment; Validate checks it before anything starts.
+type Config struct {
+	// Addr is the listen address, host:port.
+	Addr string
+	// DataDir holds Badger (DataDir/badger) and key material (DataDir/secret.key).
+	DataDir string
+	// Source is "sim" or "replay:PATH[,PATH...]" (globs allowed).
+	Source string
+	// Rate is transactions per second from the source; negative picks the source's default
+	// (7 for sim, 50 for replay); 0 feeds as fast as the pipeline takes them.
+	Rate float64
+	// Loop repeats a replay forever.
+	Loop bool
+	// Seed makes the simulator deterministic.
+	Seed int64
+	// MinBTC is the whale threshold on a transaction's total output.
+	MinBTC float64
+	// NoAuth serves clients without authentication; refused unless Addr is loopback.
+	NoAuth bool
+	// TestAlerts sends a marked test alert every 10 s.
+	TestAlerts bool
+	// AuthTimeout is how long a new connection may take to send its auth message.
+	AuthTimeout time.Duration
+	// TokenExpiry is the lifetime of tokens minted by `engine token` by default.
+	TokenExpiry time.Duration
+	// RateLimit is how many messages a client may send per RateWindow.
+	RateLimit int
+	// RateWindow is the rate limit's window.
+	RateWindow time.Duration
+	// Retention is how long alerts are kept; 0 keeps them forever.
+	Retention time.Duration
+	// LogLevel is the lowest level logged.
+	LogLevel slog.Level
+	// Secret is WEBSOCKET_SECRET_KEY when set; empty means DataDir/secret.key.
+	Secret string
+}
+
+// DefaultConfig returns the configuration of a bare `engine serve`.
+func DefaultConfig() Config {
+	return Config{
+		Addr:        DefaultAddr,
+		DataDir:     DefaultDataDir,
+		Source:      DefaultSource,
+		Rate:        -1,
+		MinBTC:      DefaultMinBTC,
+		AuthTimeout: DefaultAuthTimeout,
+		TokenExpiry: DefaultTokenExpiry,
+		RateLimit:   DefaultRateLimit,
+		RateWindow:  DefaultRateWindow,
+		Retention:   DefaultRetention,
+		LogLevel:    slog.LevelInfo,
+	}
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("system: invalid configuration")
+
+// Validate reports the first problem of c, or nil.
+func (c Config) Validate() error {
+	host, port, err := net.SplitHostPort(c.Addr)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: --addr %q: %v", ErrConfig, c.Addr, err)
+	case port == "":
+		return fmt.Errorf("%w: --addr %q has no port", ErrConfig, c.Addr)
+	case c.NoAuth && !IsLoopback(host):
+		return fmt.Errorf("%w: --no-auth is refused on %q: it serves alerts to anyone, so "+
+			"it only runs on a loopback address such as 127.0.0.1", ErrConfig, c.Addr)
+	case c.DataDir == "":
+		return fmt.Errorf("%w: --data is empty", ErrConfig)
+	case c.MinBTC < 0 || c.MinBTC > 21_000_000:
+		return fmt.Errorf("%w: --min-btc %v is outside 0..21000000", ErrConfig, c.MinBTC)
+	case c.AuthTimeout <= 0:
+		return fmt.Errorf("%w: --auth-timeout must be positive", ErrConfig)
+	case c.TokenExpiry <= 0:
+		return fmt.Errorf("%w: TOKEN_EXPIRY_HOURS must be positive", ErrConfig)
+	case c.RateLimit <= 0 || c.RateWindow <= 0:
+		return fmt.Errorf("%w: RATE_LIMIT_REQUESTS and RATE_LIMIT_WINDOW must be positive",
+			ErrConfig)
+	case c.Retention < 0:
+		return fmt.Errorf("%w: --retention must not be negative", ErrConfig)
+	}
+	if _, _, err := ParseSource(c.Source); err != nil {
+		return err
+	}
+	return nil
+}
+
+// IsLoopback reports whether host names only the local machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ParseSource splits --source into its kind ("sim" or "replay") and its argument.
+func ParseSource(s string) (kind, arg string, err error) {
+	switch {
+	case s == "sim":
+		return "sim", "", nil
+	case strings.HasPrefix(s, "replay:") && len(s) > len("replay:"):
+		return "replay", strings.TrimPrefix(s, "replay:"), nil
+	}
+	return "", "", fmt.Errorf("%w: --source %q: want sim or replay:PATH[,PATH...]", ErrConfig, s)
+}
+
+// SourceRate returns the effective rate: c.Rate, or the source's default when negative.
+func (c Config) SourceRate() float64 {
+	if c.Rate >= 0 {
+		return c.Rate
+	}
+	if kind, _, _ := ParseSource(c.Source); kind == "replay" {
+		return DefaultReplayRate
+	}
+	return DefaultSimRate
+}
+
+// LogValue keeps the secret out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("data", c.DataDir),
+		slog.String("source", c.Source),
+		slog.Float64("rate", c.SourceRate()),
+		slog.Float64("min_btc", c.MinBTC),
+		slog.Bool("no_auth", c.NoAuth),
+		slog.Bool("test_alerts", c.TestAlerts),
+		slog.Bool("secret_from_env", c.Secret != ""),
+	)
+}

@@ -1,0 +1,196 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/whalecast/whalecast/actors"
+	"github.com/whalecast/whalecast/internal/auth"
+	"github.com/whalecast/whalecast/internal/clock"
+	"github.com/whalecast/whalecast/persistence"
+	"github.com/whalecast/whalecast/transport"
+)
+
+// Version is the engine's version, reported in welcome messages and /healthz.
+const Version = "0.1.0"
+
+// Engine is one running Whalecast node: its store, its actor tree and its HTTP server.
+type Engine struct {
+	cfg      Config
+	log      *slog.Logger
+	clock    clock.Clock
+	stats    *actors.Stats
+	failure  *actors.Failure
+	store    persistence.Store
+	verifier *auth.Verifier
+	feed     actors.Feed
+
+	system *actor.ActorSystem
+	tree   *tree
+	server *transport.Server
+}
+
+// Open checks cfg, loads the token secret, opens the store and the source. Nothing runs until
+// Start. On error everything opened so far is closed again.
+func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, log: log, clock: clk, failure: &actors.Failure{}}
+
+	secret, path, created, err := auth.LoadSecret(cfg.DataDir, cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("system: load secret: %w", err)
+	}
+	if created {
+		log.Info("created token secret", "path", path)
+	}
+	if e.verifier, err = auth.NewVerifier(secret, clk, 0); err != nil {
+		return nil, fmt.Errorf("system: verifier: %w", err)
+	}
+
+	if e.feed, err = OpenFeed(cfg); err != nil {
+		return nil, err
+	}
+	e.store, err = persistence.OpenBadger(persistence.BadgerOptions{
+		Dir:       filepath.Join(cfg.DataDir, "badger"),
+		Retention: cfg.Retention,
+		Logger:    log.With("component", "badger"),
+	})
+	if err != nil {
+		_ = e.feed.Close()
+		return nil, fmt.Errorf("system: open store: %w", err)
+	}
+	return e, nil
+}
+
+// OpenFeed opens the source named by cfg.Source. Replay files are checked now, so that a
+// missing or unreadable file stops the engine before it serves anyone.
+func OpenFeed(cfg Config) (actors.Feed, error) {
+	kind, arg, err := ParseSource(cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	if kind == "sim" {
+		return actors.NewSimFeed(cfg.Seed), nil
+	}
+	feed, err := actors.NewReplayFeed(arg)
+	if err != nil {
+		return nil, fmt.Errorf("system: --source %s: %w", cfg.Source, err)
+	}
+	return feed, nil
+}
+
+// Start spawns the supervision tree. The store's latest seq seeds the broadcaster, so that
+// resumes and live alerts meet without gap or overlap.
+func (e *Engine) Start() error {
+	e.stats = actors.NewStats(e.clock.Now())
+	e.system = actor.NewActorSystemWithConfig(actorSystemConfig(e.log))
+	t, err := spawnTree(e.system, treeConfig{
+		cfg:     e.cfg,
+		store:   e.store,
+		feed:    e.feed,
+		stats:   e.stats,
+		failure: e.failure,
+		clock:   e.clock,
+		log:     e.log,
+		session: actors.SessionConfig{
+			Verifier:    e.verifier,
+			NoAuth:      e.cfg.NoAuth,
+			AuthTimeout: e.cfg.AuthTimeout,
+			RateLimit:   e.cfg.RateLimit,
+			RateWindow:  e.cfg.RateWindow,
+			Version:     Version,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	e.tree = t
+	e.server = transport.NewServer(transport.Config{
+		Root:     e.system.Root,
+		Sessions: t.sessions,
+		Verifier: e.verifier,
+		NoAuth:   e.cfg.NoAuth,
+		Alerts:   e.store,
+		LastSeq:  e.store.LastSeq,
+		Stats:    e.stats,
+		Health:   e.Health,
+		Clock:    e.clock,
+		Logger:   e.log,
+		Version:  Version,
+	})
+	e.log.Info("engine started", "config", e.cfg, "last_seq", e.store.LastSeq())
+	return nil
+}
+
+// Serve serves HTTP and WebSocket clients on ln until Shutdown.
+func (e *Engine) Serve(ln net.Listener) error {
+	e.log.Info("listening", "addr", ln.Addr().String())
+	if err := e.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("system: serve: %w", err)
+	}
+	return nil
+}
+
+// Health returns nil while the engine takes and persists alerts.
+func (e *Engine) Health() error {
+	if err := e.store.Health(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if r := e.failure.Reason(); r != "" {
+		return errors.New(r)
+	}
+	return nil
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *actors.Stats { return e.stats }
+
+// Store returns the engine's store (read it only).
+func (e *Engine) Store() persistence.Store { return e.store }
+
+// Shutdown stops the engine in order: no new connections, then the source and the detector,
+// then the store (which writes what it holds), then the sessions (closed with 1001), then the
+// broadcaster, and last the store's files. protoactor's own Shutdown stops no actor, so the
+// tree is poisoned top down here.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	var errs []error
+	if e.server != nil {
+		if err := e.server.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if e.tree != nil {
+		if err := e.tree.stop(ctx, e.system); err != nil {
+			errs = append(errs, err)
+		}
+		e.system.Shutdown()
+	}
+	if e.server != nil {
+		if err := e.server.WaitConns(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := e.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("system: close store: %w", err))
+	}
+	e.log.Info("engine stopped")
+	return errors.Join(errs...)
+}
+
+// poison stops pid after its queued messages and waits for it (protoactor gives up after
+// 10 s).
+func poison(root *actor.RootContext, pid *actor.PID) error {
+	if err := root.PoisonFuture(pid).Wait(); err != nil {
+		return fmt.Errorf("system: stop %s: %w", pid.Id, err)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/whalecast/whalecast/actors"
+	"github.com/whalecast/whalecast/internal/alert"
+	"github.com/whalecast/whalecast/internal/clock"
+	"github.com/whalecast/whalecast/persistence"
+)
+
+// treeConfig is what the supervision tree is built from.
+type treeConfig struct {
+	cfg     Config
+	store   persistence.Store
+	feed    actors.Feed
+	stats   *actors.Stats
+	failure *actors.Failure
+	clock   clock.Clock
+	log     *slog.Logger
+	session actors.SessionConfig
+	rules   []actors.Rule
+}
+
+// tree holds the PIDs of the root supervisor's children.
+type tree struct {
+	root        *actor.PID
+	broadcaster *actor.PID
+	store       *actor.PID
+	detector    *actor.PID
+	source      *actor.PID
+	sessions    *actor.PID
+	testAlerts  *actor.PID
+}
+
+// rootActor is the supervisor of the engine's actors. It restarts a failing child one for one
+// (up to actors.MaxRestarts in actors.RestartWindow); a child that keeps failing is stopped,
+// and the engine turns unhealthy instead of crashing.
+type rootActor struct {
+	tc       treeConfig
+	t        *tree
+	stopping bool
+}
+
+type getTree struct{}
+
+type stopping struct{}
+
+func spawnTree(system *actor.ActorSystem, tc treeConfig) (*tree, error) {
+	if tc.rules == nil {
+		tc.rules = []actors.Rule{actors.LargeValue{MinSat: alert.SatFromBTC(tc.cfg.MinBTC)}}
+	}
+	props := actor.PropsFromProducer(func() actor.Actor { return &rootActor{tc: tc} },
+		actor.WithSupervisor(actors.NewRestartStrategy(tc.stats, tc.log)))
+	pid, err := system.Root.SpawnNamed(props, "whalecast")
+	if err != nil {
+		return nil, fmt.Errorf("system: spawn root: %w", err)
+	}
+	res, err := system.Root.RequestFuture(pid, &getTree{}, 5*time.Second).Result()
+	if err != nil {
+		return nil, fmt.Errorf("system: start tree: %w", err)
+	}
+	return res.(*tree), nil
+}
+
+// Receive implements actor.Actor.
+func (r *rootActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		r.spawn(ctx)
+	case *getTree:
+		ctx.Respond(r.t)
+	case *stopping:
+		r.stopping = true
+		ctx.Respond(struct{}{})
+	case *actor.Terminated:
+		if !r.stopping {
+			reason := "actor " + msg.Who.Id + " stopped after repeated failures"
+			r.tc.failure.Set(reason)
+			r.tc.log.Error("engine degraded", "reason", reason)
+		}
+	}
+}
+
+func (r *rootActor) spawn(ctx actor.Context) {
+	tc := r.tc
+	named := func(props *actor.Props, name string) *actor.PID {
+		pid, err := ctx.SpawnNamed(props, name)
+		if err != nil {
+			panic(fmt.Sprintf("spawn %s: %v", name, err))
+		}
+		ctx.Watch(pid)
+		return pid
+	}
+	t := &tree{root: ctx.Self()}
+	t.broadcaster = named(actors.NewBroadcasterProps(tc.store.LastSeq(), tc.stats,
+		tc.log.With("actor", "broadcaster")), "broadcaster")
+	t.store = named(actors.NewStoreProps(tc.store, t.broadcaster, tc.stats,
+		tc.log.With("actor", "store")), "store")
+	t.detector = named(actors.NewDetectorProps(tc.rules, t.store, tc.stats,
+		tc.log.With("actor", "detector")), "detector")
+	t.sessions = named(actors.NewSessionsProps(&actors.SessionDeps{
+		Config:      tc.session,
+		Broadcaster: t.broadcaster,
+		Alerts:      tc.store,
+		Clock:       tc.clock,
+		Stats:       tc.stats,
+		Logger:      tc.log.With("actor", "session"),
+	}), "sessions")
+	t.source = named(actors.NewSourceProps(tc.feed, actors.SourceConfig{
+		Rate: tc.cfg.SourceRate(),
+		Loop: tc.cfg.Loop,
+	}, t.detector, tc.clock, tc.stats, tc.log.With("actor", "source")), "source")
+	if tc.cfg.TestAlerts {
+		t.testAlerts = named(actors.NewTestAlertProps(t.store, tc.clock,
+			actors.TestAlertEvery, tc.log.With("actor", "test_alerts")), "test-alerts")
+	}
+	r.t = t
+}
+
+// stop takes the tree down in dependency order; see Engine.Shutdown.
+func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) error {
+	root := system.Root
+	if _, err := root.RequestFuture(t.root, &stopping{}, 5*time.Second).Result(); err != nil {
+		return fmt.Errorf("system: stop tree: %w", err)
+	}
+	var errs []error
+	for _, pid := range []*actor.PID{t.testAlerts, t.source, t.detector, t.store} {
+		if pid != nil {
+			errs = append(errs, poison(root, pid))
+		}
+	}
+	root.Send(t.sessions, &actors.ServerShutdown{})
+	errs = append(errs, waitSessions(ctx, system, t.sessions))
+	for _, pid := range []*actor.PID{t.sessions, t.broadcaster, t.root} {
+		errs = append(errs, poison(root, pid))
+	}
+	return errors.Join(errs...)
+}
+
+// waitSessions gives sessions time to flush their close frames before their supervisor
+// stops them.
+func waitSessions(ctx context.Context, system *actor.ActorSystem, sessions *actor.PID) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := system.Root.RequestFuture(sessions, &actors.CountSessions{}, time.Second).
+			Result()
+		if err != nil {
+			return fmt.Errorf("system: count sessions: %w", err)
+		}
+		if n, _ := res.(int); n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("system: close sessions: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
