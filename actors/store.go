@@ -2,12 +2,14 @@ package actors
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/whalecast/whalecast/internal/alert"
+	"github.com/whalecast/whalecast/persistence"
 )
 
 // AlertStore is the persistence the store actor writes through; persistence.Store
@@ -86,10 +88,15 @@ func (s *storeActor) enqueue(ctx actor.Context, a alert.Alert) {
 	}
 }
 
-// flush hands the pending alerts to a writer goroutine; its result comes back as batchDone.
+// flush hands the pending alerts, at most persistence.MaxBatch, to a writer goroutine; its
+// result comes back as batchDone.
 func (s *storeActor) flush(ctx actor.Context) {
-	batch := s.pending
-	s.pending = nil
+	n := min(len(s.pending), persistence.MaxBatch)
+	batch := s.pending[:n:n]
+	s.pending = s.pending[n:]
+	if len(s.pending) == 0 {
+		s.pending = nil
+	}
 	s.writing = true
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	s.wg.Add(1)
@@ -102,7 +109,12 @@ func (s *storeActor) flush(ctx actor.Context) {
 
 func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 	s.writing = false
-	if d.err != nil {
+	switch {
+	case errors.Is(d.err, persistence.ErrInvalidBatch):
+		// A refused batch leaves the store healthy: count and report it, go on.
+		s.stats.AlertsLost.Add(int64(d.size))
+		s.log.Error("alert batch refused", "err", d.err, "lost", d.size)
+	case d.err != nil:
 		s.fail(d.err, d.size)
 		return
 	}
@@ -130,18 +142,18 @@ func (s *storeActor) fail(err error, batch int) {
 // queued, so a clean shutdown loses nothing that was accepted.
 func (s *storeActor) drain(ctx actor.Context) {
 	s.wg.Wait()
-	if s.failed || len(s.pending) == 0 {
-		return
+	for !s.failed && len(s.pending) > 0 {
+		n := min(len(s.pending), persistence.MaxBatch)
+		batch := s.pending[:n]
+		s.pending = s.pending[n:]
+		stored, err := s.store.Append(batch)
+		if err != nil {
+			s.fail(err, len(batch))
+			return
+		}
+		s.stats.AlertsStored.Add(int64(len(stored)))
+		s.log.Info("store drained on stop", "alerts", len(stored))
 	}
-	batch := s.pending
-	s.pending = nil
-	stored, err := s.store.Append(batch)
-	if err != nil {
-		s.fail(err, len(batch))
-		return
-	}
-	s.stats.AlertsStored.Add(int64(len(stored)))
-	s.log.Info("store drained on stop", "alerts", len(stored))
 }
 
 // entries adds to each stored alert the fields that filters read.

@@ -36,20 +36,20 @@ type Reason string
 
 // Reasons reported by Verifier.Verify; doc.go tells what a client should do with each.
 const (
-	// ReasonMalformed: the token is not a compact JWS with JSON header and claims of the
+	// ReasonMalformed means the token is not a compact JWS with JSON header and claims of the
 	// right types, or it is longer than MaxTokenLen.
 	ReasonMalformed Reason = "malformed"
-	// ReasonBadAlgorithm: the header names an algorithm other than HS256, or none at all.
+	// ReasonBadAlgorithm means the header names an algorithm other than HS256, or none at all.
 	ReasonBadAlgorithm Reason = "bad_algorithm"
-	// ReasonBadSignature: the signature was not made with this secret over these bytes.
+	// ReasonBadSignature means the signature was not made with this secret over these bytes.
 	ReasonBadSignature Reason = "bad_signature"
-	// ReasonExpired: the current time is at or after exp plus the leeway.
+	// ReasonExpired means the current time is at or after exp plus the leeway.
 	ReasonExpired Reason = "expired"
-	// ReasonNotYetValid: iat or nbf is later than the current time plus the leeway.
+	// ReasonNotYetValid means iat or nbf is later than the current time plus the leeway.
 	ReasonNotYetValid Reason = "not_yet_valid"
-	// ReasonMissingClaim: a required claim is absent or empty; AuthError.Claim names it.
+	// ReasonMissingClaim means a required claim is absent or empty; Claim names it.
 	ReasonMissingClaim Reason = "missing_claim"
-	// ReasonBadClaim: a claim is present but unacceptable; AuthError.Claim names it.
+	// ReasonBadClaim means a claim is present but unacceptable; Claim names it.
 	ReasonBadClaim Reason = "bad_claim"
 )
 

@@ -35,7 +35,7 @@ func FuzzVerify(f *testing.F) {
 		segment(f, map[string]any{"alg": "none"}) + "." + segment(f, goodClaims()) + ".",
 		craft(f, s, map[string]any{"alg": "RS256"}, goodClaims()),
 		hs384,
-		replaceSegment(good, 1, segment(f, with(goodClaims(), "perms", []string{"admin"}))),
+		replaceSegment(good, 1, segment(f, with(goodClaims(), "sub", "intruder"))),
 		flipFirst(good, 2),
 		craft(f, otherSecret(f), hs256Header(), goodClaims()),
 		craft(f, s, hs256Header(), without(goodClaims(), "jti")),
@@ -53,7 +53,7 @@ func FuzzVerify(f *testing.F) {
 		if err != nil {
 			var aerr *AuthError
 			if !errors.As(err, &aerr) || !knownReasons[aerr.Reason] {
-				t.Fatalf("Verify error %v (%T) is not an *AuthError with a known reason",
+				t.Fatalf("Verify error %v (%T), want *AuthError, known reason",
 					err, err)
 			}
 			if len(token) >= 8 && strings.Contains(err.Error(), token) {

@@ -45,8 +45,8 @@ func NewIssuer(secret Secret, clk clock.Clock) (*Issuer, error) {
 // will return for the token.
 func (i *Issuer) Issue(subject string, perms []Perm, ttl time.Duration) (string, Claims, error) {
 	if !validName(subject, MaxSubjectLen) {
-		return "", Claims{}, fmt.Errorf("auth: issue token: %w: %d bytes, want 1 to %d of "+
-			"[A-Za-z0-9._:@-]", ErrInvalidSubject, len(subject), MaxSubjectLen)
+		return "", Claims{}, fmt.Errorf("auth: issue token: %w: %d bytes, want 1 to %d "+
+			"of [A-Za-z0-9._:@-]", ErrInvalidSubject, len(subject), MaxSubjectLen)
 	}
 	perms, err := checkPerms(perms)
 	if err != nil {
@@ -78,7 +78,8 @@ func (i *Issuer) Issue(subject string, perms []Perm, ttl time.Duration) (string,
 		},
 		Perms: c.Perms,
 	}
-	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, wire).SignedString(i.secret.bytes())
+	unsigned := jwt.NewWithClaims(jwt.SigningMethodHS256, wire)
+	token, err := unsigned.SignedString(i.secret.bytes())
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("auth: sign token %s: %w", id, err)
 	}

@@ -21,14 +21,14 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 		wantPerms []Perm
 	}{
 		{"read only", "client-1", []Perm{PermRead}, time.Hour, 0, []Perm{PermRead}},
-		{"all perms", "ops@example.org", []Perm{PermRead, PermWrite, PermAdmin}, time.Minute,
-			59 * time.Second, []Perm{PermRead, PermWrite, PermAdmin}},
+		{"all perms", "ops@example.org", []Perm{PermRead, PermWrite, PermAdmin},
+			time.Minute, 59 * time.Second, []Perm{PermRead, PermWrite, PermAdmin}},
 		{"duplicates dropped", "a", []Perm{PermAdmin, PermAdmin, PermRead}, time.Second, 0,
 			[]Perm{PermAdmin, PermRead}},
-		{"sub-second clock and ttl", "svc:bench_1", []Perm{PermWrite}, 1500 * time.Millisecond,
-			0, []Perm{PermWrite}},
-		{"longest subject", strings.Repeat("s", MaxSubjectLen), []Perm{PermRead}, time.Hour,
-			0, []Perm{PermRead}},
+		{"sub-second clock and ttl", "svc:bench_1", []Perm{PermWrite},
+			1500 * time.Millisecond, 0, []Perm{PermWrite}},
+		{"longest subject", strings.Repeat("s", MaxSubjectLen), []Perm{PermRead},
+			time.Hour, 0, []Perm{PermRead}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,11 +47,11 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 			wantExp := testStart.Add(tt.ttl).Truncate(time.Second)
 			if got.Subject != tt.subject || !slices.Equal(got.Perms, tt.wantPerms) ||
 				!got.IssuedAt.Equal(wantIat) || !got.ExpiresAt.Equal(wantExp) {
-				t.Errorf("Verify = %+v, want sub %q perms %v iat %v exp %v", got, tt.subject,
-					tt.wantPerms, wantIat, wantExp)
+				t.Errorf("Verify = %+v, want sub %q perms %v iat %v exp %v", got,
+					tt.subject, tt.wantPerms, wantIat, wantExp)
 			}
 			if !sameClaims(got, issued) {
-				t.Errorf("Verify = %+v, want what Issue returned: %+v", got, issued)
+				t.Errorf("Verify = %+v, want Issue's %+v", got, issued)
 			}
 			for _, p := range tt.wantPerms {
 				if !got.Has(p) {
@@ -139,7 +139,8 @@ func TestIssueRejects(t *testing.T) {
 		{"empty subject", "", []Perm{PermRead}, time.Hour, ErrInvalidSubject},
 		{"subject too long", strings.Repeat("s", MaxSubjectLen+1), []Perm{PermRead},
 			time.Hour, ErrInvalidSubject},
-		{"subject with a space", "client 1", []Perm{PermRead}, time.Hour, ErrInvalidSubject},
+		{"subject with a space", "client 1", []Perm{PermRead}, time.Hour,
+			ErrInvalidSubject},
 		{"subject with a newline", "client\n1", []Perm{PermRead}, time.Hour,
 			ErrInvalidSubject},
 		{"subject not ascii", "clïent", []Perm{PermRead}, time.Hour, ErrInvalidSubject},
@@ -158,7 +159,7 @@ func TestIssueRejects(t *testing.T) {
 				t.Fatalf("Issue error = %v, want %v", err, tt.want)
 			}
 			if tok != "" || c.ID != "" {
-				t.Errorf("Issue returned token %q, claims %+v with an error", tok, c)
+				t.Errorf("Issue = %q, %+v with an error, want zero", tok, c)
 			}
 		})
 	}

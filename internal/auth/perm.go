@@ -40,7 +40,8 @@ func ParsePerms(csv string) ([]Perm, error) {
 	for name := range strings.SplitSeq(csv, ",") {
 		p := Perm(strings.TrimSpace(name))
 		if !p.Known() {
-			return nil, fmt.Errorf("parse permissions: %w: %.32q", ErrUnknownPerm, string(p))
+			return nil, fmt.Errorf("parse permissions: %w: %.32q",
+				ErrUnknownPerm, string(p))
 		}
 		if !slices.Contains(perms, p) {
 			perms = append(perms, p)

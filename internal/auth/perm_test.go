@@ -29,8 +29,8 @@ func TestParsePerms(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParsePerms(tt.csv)
 			if !errors.Is(err, tt.wantErr) || !slices.Equal(got, tt.want) {
-				t.Fatalf("ParsePerms(%q) = %v, %v, want %v, %v", tt.csv, got, err, tt.want,
-					tt.wantErr)
+				t.Fatalf("ParsePerms(%q) = %v, %v, want %v, %v", tt.csv, got, err,
+					tt.want, tt.wantErr)
 			}
 		})
 	}
@@ -52,7 +52,8 @@ func TestHasPerm(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := HasPerm(tt.perms, tt.p); got != tt.want {
-				t.Errorf("HasPerm(%v, %q) = %v, want %v", tt.perms, tt.p, got, tt.want)
+				t.Errorf("HasPerm(%v, %q) = %v, want %v", tt.perms, tt.p, got,
+					tt.want)
 			}
 			c := Claims{Perms: tt.perms}
 			if got := c.Has(tt.p); got != tt.want {

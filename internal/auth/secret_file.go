@@ -82,13 +82,23 @@ func LoadSecret(dataDir string, fromEnv string) (s Secret, path string, created 
 // readSecretFile reads and checks an existing secret file. A missing file yields an error
 // matching fs.ErrNotExist.
 func readSecretFile(path string) (Secret, error) {
+	// Stat before opening, so that a FIFO or device put in its place cannot block the open;
+	// the opened file is checked again below.
+	info, err := os.Stat(path)
+	if err != nil {
+		return Secret{}, fmt.Errorf("auth: stat secret %s: %w", path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return Secret{}, fmt.Errorf("%w: %s is not a regular file", ErrSecretFormat, path)
+	}
+
 	f, err := os.Open(path)
 	if err != nil {
 		return Secret{}, fmt.Errorf("auth: open secret %s: %w", path, err)
 	}
 	defer f.Close()
 
-	info, err := f.Stat()
+	info, err = f.Stat()
 	if err != nil {
 		return Secret{}, fmt.Errorf("auth: stat secret %s: %w", path, err)
 	}
@@ -114,11 +124,13 @@ func readSecretFile(path string) (Secret, error) {
 	key := make([]byte, hex.DecodedLen(len(text)))
 	defer clear(key)
 	if _, err := hex.Decode(key, text); err != nil {
-		return Secret{}, fmt.Errorf("%w: %s does not hold hex digits", ErrSecretFormat, path)
+		return Secret{}, fmt.Errorf("%w: %s does not hold hex digits",
+			ErrSecretFormat, path)
 	}
 	if len(key) < MinSecretLen {
-		return Secret{}, fmt.Errorf("%w: %s holds %d bytes, need at least %d; delete it to "+
-			"have a new one generated", ErrWeakSecret, path, len(key), MinSecretLen)
+		return Secret{}, fmt.Errorf("%w: %s holds %d bytes, need at least %d; "+
+			"delete it to have a new one generated",
+			ErrWeakSecret, path, len(key), MinSecretLen)
 	}
 	return NewSecret(key)
 }

@@ -19,7 +19,8 @@ func TestLoadSecretFromEnv(t *testing.T) {
 		wantErr error
 	}{
 		{"too short", strings.Repeat("e", MinSecretLen-1), ErrWeakSecret},
-		{"padded with spaces", "  " + strings.Repeat("e", MinSecretLen-1) + "  ", ErrWeakSecret},
+		{"padded with spaces", "  " + strings.Repeat("e", MinSecretLen-1) + "  ",
+			ErrWeakSecret},
 		{"only spaces", strings.Repeat(" ", 2*MinSecretLen), ErrWeakSecret},
 		{"minimum", strings.Repeat("e", MinSecretLen), nil},
 		{"long", strings.Repeat("e", 3*MinSecretLen), nil},
@@ -32,20 +33,22 @@ func TestLoadSecretFromEnv(t *testing.T) {
 				t.Fatalf("LoadSecret error = %v, want %v", err, tt.wantErr)
 			}
 			if path != "" || created {
-				t.Errorf("LoadSecret path, created = %q, %v, want \"\", false", path, created)
+				t.Errorf("LoadSecret path, created = %q, %v, want \"\", false",
+					path, created)
 			}
 			if err != nil {
 				if s.Len() != 0 {
 					t.Errorf("Len = %d after an error, want 0", s.Len())
 				}
-				if v := strings.TrimSpace(tt.env); v != "" && strings.Contains(err.Error(), v) {
+				v := strings.TrimSpace(tt.env)
+				if v != "" && strings.Contains(err.Error(), v) {
 					t.Errorf("error %q contains the secret", err)
 				}
 			} else if !bytes.Equal(s.bytes(), []byte(tt.env)) {
 				t.Errorf("secret differs from the environment value")
 			}
 			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("data directory touched (stat error %v), want untouched", err)
+				t.Errorf("data directory touched (stat: %v), want untouched", err)
 			}
 		})
 	}
@@ -58,7 +61,8 @@ func TestLoadSecretCreatesThenReuses(t *testing.T) {
 		t.Fatalf("first LoadSecret: %v", err)
 	}
 	if want := filepath.Join(dir, SecretFileName); path != want || !created {
-		t.Errorf("first LoadSecret path, created = %q, %v, want %q, true", path, created, want)
+		t.Errorf("first LoadSecret path, created = %q, %v, want %q, true",
+			path, created, want)
 	}
 	if first.Len() != generatedSecretLen {
 		t.Errorf("generated secret has %d bytes, want %d", first.Len(), generatedSecretLen)
@@ -85,8 +89,8 @@ func TestLoadSecretCreatesThenReuses(t *testing.T) {
 		t.Fatalf("second LoadSecret: %v", err)
 	}
 	if path2 != path || created2 {
-		t.Errorf("second LoadSecret path, created = %q, %v, want %q, false", path2, created2,
-			path)
+		t.Errorf("second LoadSecret path, created = %q, %v, want %q, false",
+			path2, created2, path)
 	}
 	if !bytes.Equal(first.bytes(), second.bytes()) {
 		t.Errorf("second LoadSecret returned a different secret")
@@ -117,7 +121,8 @@ func TestLoadSecretFromFile(t *testing.T) {
 	}{
 		{"owner read write", keyHex + "\n", 0o600, nil, ""},
 		{"owner read only", keyHex, 0o400, nil, ""},
-		{"upper case hex with spaces", "  " + strings.ToUpper(keyHex) + "\r\n", 0o600, nil, ""},
+		{"upper case hex with spaces", "  " + strings.ToUpper(keyHex) + "\r\n", 0o600,
+			nil, ""},
 		{"group readable", keyHex, 0o640, ErrSecretPerms, "chmod 600 "},
 		{"world readable", keyHex, 0o644, ErrSecretPerms, "chmod 600 "},
 		{"other writable only", keyHex, 0o602, ErrSecretPerms, "mode 0602"},
@@ -144,8 +149,8 @@ func TestLoadSecretFromFile(t *testing.T) {
 				t.Fatalf("LoadSecret error = %v, want %v", err, tt.wantErr)
 			}
 			if gotPath != path || created {
-				t.Errorf("LoadSecret path, created = %q, %v, want %q, false", gotPath,
-					created, path)
+				t.Errorf("LoadSecret path, created = %q, %v, want %q, false",
+					gotPath, created, path)
 			}
 			if err == nil {
 				if !bytes.Equal(s.bytes(), key) {
@@ -205,7 +210,8 @@ func TestLoadSecretRefusesOddPaths(t *testing.T) {
 				t.Fatalf("LoadSecret error = %v, want %v", err, tt.wantErr)
 			}
 			if created || s.Len() != 0 {
-				t.Errorf("LoadSecret created, Len = %v, %d after an error", created, s.Len())
+				t.Errorf("LoadSecret created, Len = %v, %d after an error",
+					created, s.Len())
 			}
 		})
 	}

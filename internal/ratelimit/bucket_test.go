@@ -54,7 +54,7 @@ func TestBucketBurstThenDeny(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b, _ := newTestBucket(t, tt.capacity, tt.window)
 			if got := b.Remaining(); got != tt.capacity {
-				t.Errorf("Remaining of a new bucket = %d, want %d", got, tt.capacity)
+				t.Errorf("new bucket Remaining = %d, want %d", got, tt.capacity)
 			}
 			if got := drain(b, 2*tt.capacity+1); got != tt.capacity {
 				t.Errorf("burst allowed %d, want %d", got, tt.capacity)
@@ -65,7 +65,8 @@ func TestBucketBurstThenDeny(t *testing.T) {
 			if got := b.ResetIn(); got != tt.interval {
 				t.Errorf("ResetIn after the burst = %v, want %v", got, tt.interval)
 			}
-			if got, want := b.FullIn(), time.Duration(tt.capacity)*tt.interval; got != want {
+			want := time.Duration(tt.capacity) * tt.interval
+			if got := b.FullIn(); got != want {
 				t.Errorf("FullIn after the burst = %v, want %v", got, want)
 			}
 		})
@@ -80,10 +81,10 @@ func TestBucketRefillOneInterval(t *testing.T) {
 
 			clk.Advance(tt.interval - time.Nanosecond)
 			if b.Allow() {
-				t.Fatalf("Allow one nanosecond before the refill = true, want false")
+				t.Fatalf("Allow 1ns before the refill = true, want false")
 			}
 			if got := b.ResetIn(); got != time.Nanosecond {
-				t.Errorf("ResetIn one nanosecond before the refill = %v, want 1ns", got)
+				t.Errorf("ResetIn 1ns before the refill = %v, want 1ns", got)
 			}
 
 			clk.Advance(time.Nanosecond)
@@ -135,10 +136,12 @@ func TestBucketNeverExceedsCapacity(t *testing.T) {
 				drain(b, 1)
 				clk.Advance(idle.idle)
 				if got := b.Remaining(); got != shape.capacity {
-					t.Errorf("Remaining after idling = %d, want %d", got, shape.capacity)
+					t.Errorf("Remaining after idling = %d, want %d", got,
+						shape.capacity)
 				}
 				if got := drain(b, 2*shape.capacity+1); got != shape.capacity {
-					t.Errorf("burst after idling allowed %d, want %d", got, shape.capacity)
+					t.Errorf("burst after idling allowed %d, want %d", got,
+						shape.capacity)
 				}
 			})
 		}
