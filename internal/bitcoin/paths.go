@@ -10,9 +10,9 @@ import (
 // ExpandPaths turns a replay spec into file paths. spec is a comma-separated list of
 // paths, each of which may be a filepath.Match glob ("blocks/blk0000[0-3].dat,extra.hex").
 // The matches of each glob are sorted by name and the globs keep their order; a file
-// matched twice is listed twice. Blank entries are skipped. It is an error, wrapping
-// ErrNoMatch, if the spec is blank or an entry matches nothing, so a typo never turns into
-// a silently empty replay.
+// matched twice is listed twice. Entries are trimmed of spaces and blank ones skipped. It
+// is an error, wrapping ErrNoMatch, if the spec is blank or an entry matches nothing, so a
+// typo never turns into a silently empty replay.
 func ExpandPaths(spec string) ([]string, error) {
 	var paths []string
 	for entry := range strings.SplitSeq(spec, ",") {

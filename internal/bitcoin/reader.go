@@ -99,7 +99,7 @@ func NewReader(src io.Reader, name string) (*Reader, error) {
 	}
 
 	head, err := r.br.Peek(sniffSize)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, &FileError{Path: name, Err: fmt.Errorf("sniff format: %w", truncated(err))}
 	}
 	switch {

@@ -13,8 +13,12 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
-// maxLineSize caps one text line: the hex of MaxRecordSize bytes plus room for blanks.
-const maxLineSize = 2*MaxRecordSize + 4096
+const (
+	// maxLineSize caps one text line: the hex of MaxRecordSize bytes plus room for blanks.
+	maxLineSize = 2*MaxRecordSize + 4096
+	// utf8BOM is the byte-order mark some editors put at the start of a text file.
+	utf8BOM = "\xef\xbb\xbf"
+)
 
 // nextRaw reads one block of a file of concatenated raw blocks.
 func (r *Reader) nextRaw() (Item, error) {
@@ -113,6 +117,9 @@ func (r *Reader) nextText() (Item, error) {
 		r.line++
 		if err != nil {
 			return Item{}, err
+		}
+		if r.line == 1 {
+			line = bytes.TrimPrefix(line, []byte(utf8BOM))
 		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 || line[0] == '#' {

@@ -33,6 +33,16 @@ func blockKey(blk *wire.MsgBlock, offset int64) itemKey {
 	return itemKey{true, blk.BlockHash().String(), offset, 0}
 }
 
+// shifted returns keys whose offsets are moved by n bytes.
+func shifted(keys []itemKey, n int64) []itemKey {
+	out := make([]itemKey, len(keys))
+	for i, k := range keys {
+		k.offset += n
+		out[i] = k
+	}
+	return out
+}
+
 func TestReaderFormats(t *testing.T) {
 	early := earlyBlocks(t, 3)
 	big := block277647(t)
@@ -92,6 +102,8 @@ func TestReaderFormats(t *testing.T) {
 		{name: "text", data: []byte(text), wantFormat: "text", want: textWant},
 		{name: "text with final newline", data: []byte(text + "\n"), wantFormat: "text",
 			want: textWant},
+		{name: "text with byte-order mark", data: []byte("\xef\xbb\xbf" + text),
+			wantFormat: "text", want: shifted(textWant, 3)},
 		{name: "text only comments", data: []byte("# nothing\n\n# here\n"),
 			wantFormat: "text"},
 		{name: "empty", data: nil, wantFormat: "empty"},

@@ -62,21 +62,24 @@ var (
 	}
 )
 
-// Input and output counts of whale transactions: the 154 transactions of at least 100 BTC
-// in the sample blocks from 2017 on, in percent.
+// Input and output counts of whale transactions: the 154 non-coinbase transactions of at
+// least 100 BTC in mainnet blocks 512500 to 757922 (2018-2022), in percent.
 var (
 	simWhaleInputCounts = []weighted[span]{
-		{86, span{1, 1}}, {6.5, span{2, 2}}, {2.6, span{3, 5}}, {1.3, span{6, 20}},
-		{3.6, span{21, 100}},
+		{85.7, span{1, 1}}, {6.5, span{2, 2}}, {1.9, span{3, 5}}, {1.3, span{6, 20}},
+		{4.5, span{21, 100}},
 	}
 	simWhaleOutputCounts = []weighted[span]{
-		{6, span{1, 1}}, {64, span{2, 2}}, {9, span{3, 5}}, {15, span{6, 20}},
-		{5, span{21, 100}}, {1, span{101, 200}},
-	}
-	simPrevIndexes = []weighted[span]{
-		{50, span{0, 0}}, {35, span{1, 1}}, {10, span{2, 9}}, {5, span{10, 300}},
+		{9.1, span{1, 1}}, {51.9, span{2, 2}}, {11.7, span{3, 5}}, {20.1, span{6, 20}},
+		{5.8, span{21, 100}}, {1.3, span{101, 200}},
 	}
 )
+
+// simPrevIndexes gives the output index each input spends, in percent: our estimate that
+// most spent outputs are a transaction's first or second.
+var simPrevIndexes = []weighted[span]{
+	{50, span{0, 0}}, {35, span{1, 1}}, {10, span{2, 9}}, {5, span{10, 300}},
+}
 
 // Sim generates an endless, deterministic stream of well-formed mainnet-like transactions.
 // Two Sims made with the same seed produce the same bytes, on the same Go release and CPU

@@ -81,16 +81,14 @@ func (s *Sim) input(kind spendKind) *wire.TxIn {
 // script hash.
 func (s *Sim) outputScript(kind outKind) []byte {
 	switch kind {
-	case outP2TR:
-		return append([]byte{0x51, 0x20}, s.random(32)...) // OP_1 <32-byte key>
-	case outP2SH:
-		script := append([]byte{0xa9, 0x14}, s.random(20)...) // OP_HASH160 <20>
-		return append(script, 0x87)                          // OP_EQUAL
-	case outP2WSH:
-		return append([]byte{0x00, 0x20}, s.random(32)...) // OP_0 <32>
-	case outP2PKH:
-		script := append([]byte{0x76, 0xa9, 0x14}, s.random(20)...) // OP_DUP OP_HASH160 <20>
-		return append(script, 0x88, 0xac)                          // OP_EQUALVERIFY OP_CHECKSIG
+	case outP2TR: // OP_1 <32-byte key>
+		return append([]byte{0x51, 0x20}, s.random(32)...)
+	case outP2SH: // OP_HASH160 <20> OP_EQUAL
+		return append(append([]byte{0xa9, 0x14}, s.random(20)...), 0x87)
+	case outP2WSH: // OP_0 <32>
+		return append([]byte{0x00, 0x20}, s.random(32)...)
+	case outP2PKH: // OP_DUP OP_HASH160 <20> OP_EQUALVERIFY OP_CHECKSIG
+		return append(append([]byte{0x76, 0xa9, 0x14}, s.random(20)...), 0x88, 0xac)
 	}
 	return append([]byte{0x00, 0x14}, s.random(20)...) // OP_0 <20>
 }

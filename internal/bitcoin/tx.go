@@ -16,8 +16,8 @@ const rbfSequenceLimit = 0xfffffffe
 // BIP144 witness data (the bytes `getrawtransaction <txid>` returns, hex-decoded). raw must
 // hold exactly one transaction: trailing bytes are an error wrapping ErrTrailingBytes, and
 // data that ends early wraps ErrTruncated. Every count and length is checked against
-// len(raw) before it is trusted, so hostile input cannot make the decoder allocate more
-// than a small multiple of len(raw).
+// len(raw) before it is trusted, so a hostile count cannot make the decoder allocate
+// memory for elements that are not there.
 //
 // As in Bitcoin Core, an input count of zero is read as the segwit marker, so a
 // transaction with no inputs cannot be decoded in the legacy form.

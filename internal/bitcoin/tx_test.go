@@ -166,3 +166,29 @@ func TestIsCoinbase(t *testing.T) {
 		})
 	}
 }
+
+// TestTxIDIgnoresWitness checks that TxID hashes the serialization without witness data
+// (BIP141), unlike the wtxid, for simulated segwit and legacy transactions.
+func TestTxIDIgnoresWitness(t *testing.T) {
+	sim := NewSim(11)
+	var segwit, legacy int
+	for segwit < 20 || legacy < 3 {
+		tx := sim.Next()
+		got := Summarize(tx).TxID
+		if want := independentTxID(t, tx); got != want {
+			t.Fatalf("TxID %s, want %s", got, want)
+		}
+		wtxid := tx.WitnessHash().String()
+		if tx.HasWitness() {
+			segwit++
+			if got == wtxid {
+				t.Fatalf("segwit tx %s: TxID equals wtxid", got)
+			}
+		} else {
+			legacy++
+			if got != wtxid {
+				t.Fatalf("legacy tx %s: TxID differs from wtxid %s", got, wtxid)
+			}
+		}
+	}
+}

@@ -81,7 +81,8 @@ func download(ctx context.Context, goCmd string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 	if ctx.Err() != nil {
-		return "", fmt.Errorf("go mod download: no answer within %v: %w", downloadTimeout, ctx.Err())
+		return "", fmt.Errorf("go mod download: no answer within %v: %w",
+			downloadTimeout, ctx.Err())
 	}
 
 	dir, parseErr := parseDownload(stdout.Bytes())
