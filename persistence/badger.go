@@ -60,12 +60,12 @@ type Badger struct {
 	// writeMu serialises Append and the value-log GC. Lock order: writeMu, closeMu,
 	// countMu.
 	writeMu     sync.Mutex
-	lastExpires uint64 // newest expiry written, so expiry never goes back; under writeMu
+	lastExpires uint64 // newest expiry this process wrote, so it never goes back; writeMu
 
 	// closeMu is held shared by every operation that touches Badger and exclusively by
 	// Close.
 	closeMu  sync.RWMutex
-	closed   bool
+	closed   atomic.Bool // set under closeMu, read without it by Health
 	closeErr error
 
 	lastSeq atomic.Uint64
@@ -190,7 +190,6 @@ func (s *Badger) load() error {
 			return fmt.Errorf("persistence: alert %d stored past last seq %d in %s: %w",
 				newest.seq, last, s.opts.Dir, ErrCorrupt)
 		}
-		s.lastExpires = newest.expires
 
 		oldest, ok, err := edgeAlert(txn, 1, false)
 		if err != nil {
@@ -269,10 +268,7 @@ func (s *Badger) Health() error {
 	if err := s.failure(); err != nil {
 		return err
 	}
-
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed {
+	if s.closed.Load() {
 		return ErrClosed
 	}
 	return nil
@@ -302,10 +298,10 @@ func (s *Badger) Close() error {
 
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return s.closeErr
 	}
-	s.closed = true
+	s.closed.Store(true)
 
 	s.closeErr = s.closeDB()
 	s.log.Info("store closed", "dir", s.opts.Dir, "last_seq", s.LastSeq(), "err", s.closeErr)

@@ -25,15 +25,19 @@ func TestBadgerCrash(t *testing.T) {
 
 	var acked uint64
 	for round := range rounds {
-		// Round 0 kills the child at a random moment of its start, before it may have
-		// acknowledged anything; later rounds kill it while it appends.
+		// Round 0 kills the child early, often while it opens the store; later rounds
+		// kill it while it appends.
+		afterAck := round > 0
 		delay := time.Duration(rand.IntN(300)) * time.Millisecond
-		got := crashChild(t, dir, round > 0, delay)
+		if !afterAck {
+			delay = time.Duration(rand.IntN(100)) * time.Millisecond
+		}
+		got := crashChild(t, dir, afterAck, delay)
 		acked = max(acked, got)
 
 		last := checkAfterCrash(t, dir, acked)
-		t.Logf("round %d: killed %v after the first ack, acked %d, stored %d",
-			round, delay, got, last)
+		t.Logf("round %d: killed %v after the %s, acked %d, stored %d",
+			round, delay, map[bool]string{true: "first ack", false: "start"}[afterAck], got, last)
 	}
 	if acked == 0 {
 		t.Fatal("no child ever acknowledged an append")
@@ -45,7 +49,7 @@ func TestBadgerCrash(t *testing.T) {
 // seq it acknowledged.
 func crashChild(t *testing.T, dir string, afterAck bool, delay time.Duration) uint64 {
 	t.Helper()
-	cmd := childCommand(t, "crash", dir)
+	cmd := childCommand(t.Context(), "crash", dir)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

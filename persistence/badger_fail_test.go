@@ -111,16 +111,11 @@ func TestBadgerDamagedTable(t *testing.T) {
 	}
 	overwrite(t, tables[0], bytes.Repeat([]byte("garbage!"), 512))
 
-	var stdout, stderr bytes.Buffer
-	cmd := childCommand(t, "open", dir)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	go func() {
-		<-ctx.Done()
-		_ = cmd.Process.Kill()
-	}()
+	var stdout, stderr bytes.Buffer
+	cmd := childCommand(ctx, "open", dir)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 
 	switch out := stdout.String(); {

@@ -176,7 +176,7 @@ func TestOpenBadgerCorruptMetadata(t *testing.T) {
 	}{
 		{"short last seq", map[string][]byte{string(keyLastSeq): {1, 2, 3}}},
 		{"alert past last seq", map[string][]byte{
-			string(keyLastSeq): encodeSeq(2),
+			string(keyLastSeq):  encodeSeq(2),
 			string(alertKey(5)): []byte(`{}`),
 		}},
 		{"alert without counter", map[string][]byte{string(alertKey(1)): []byte(`{}`)}},

@@ -66,7 +66,7 @@ func (s *Badger) readable() error {
 	if err := s.failure(); err != nil {
 		return err
 	}
-	if s.closed {
+	if s.closed.Load() {
 		return ErrClosed
 	}
 	return nil
@@ -89,16 +89,19 @@ func (s *Badger) recoverRead(err *error) {
 
 // Count implements Store. Alerts expire in seq order, so the stored ones are always
 // oldestSeq..LastSeq; Count only seeks to the new oldest alert after the previous one
-// expired, which costs one iterator seek per expiry step instead of a scan per call.
+// expired, which costs one iterator seek per expiry step instead of a scan per call. While
+// Close runs, Count returns the last known figure instead of waiting.
 func (s *Badger) Count() uint64 {
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
+	open := s.closeMu.TryRLock()
+	if open {
+		defer s.closeMu.RUnlock()
+	}
 	s.countMu.Lock()
 	defer s.countMu.Unlock()
 
 	last := s.lastSeq.Load()
 	expired := s.oldestExpires != 0 && uint64(time.Now().Unix()) >= s.oldestExpires
-	if s.oldestSeq <= last && expired && s.readable() == nil {
+	if open && s.oldestSeq <= last && expired && s.readable() == nil {
 		s.advanceOldest(last)
 	}
 	if s.oldestSeq > last {
@@ -115,8 +118,9 @@ func (s *Badger) advanceOldest(last uint64) {
 	err := func() (err error) {
 		defer s.recoverRead(&err)
 		return s.db.View(func(txn *badger.Txn) error {
-			edge, ok, err = edgeAlert(txn, s.oldestSeq, false)
-			return err
+			var viewErr error
+			edge, ok, viewErr = edgeAlert(txn, s.oldestSeq, false)
+			return viewErr
 		})
 	}()
 	if err != nil {

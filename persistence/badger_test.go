@@ -1,6 +1,7 @@
 package persistence_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -140,7 +141,7 @@ func TestBadgerLocked(t *testing.T) {
 // holdInChild starts a child process that opens the store in dir and keeps it open until
 // its standard input closes.
 func holdInChild(t *testing.T, dir string) func() {
-	cmd := childCommand(t, "hold", dir)
+	cmd := childCommand(t.Context(), "hold", dir)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -298,9 +299,10 @@ func checkSeqs(t testing.TB, s persistence.Store, wantLast, wantCount uint64) {
 	}
 }
 
-func childCommand(t testing.TB, mode, dir string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0])
+// childCommand returns a command that re-executes the test binary as a child in mode, on
+// dir. The child is killed when ctx ends.
+func childCommand(ctx context.Context, mode, dir string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0])
 	cmd.Env = append(os.Environ(), childEnv+"="+mode, childDirEnv+"="+dir)
 	cmd.Stderr = os.Stderr
 	return cmd

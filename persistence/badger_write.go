@@ -21,7 +21,7 @@ func (s *Badger) Append(batch []alert.Alert) ([]alert.Stored, error) {
 	if err := s.failure(); err != nil {
 		return nil, fmt.Errorf("persistence: append: %w", err)
 	}
-	if s.closed {
+	if s.closed.Load() {
 		return nil, fmt.Errorf("persistence: append: %w", ErrClosed)
 	}
 	if len(batch) == 0 {
@@ -48,8 +48,8 @@ func (s *Badger) Append(batch []alert.Alert) ([]alert.Stored, error) {
 }
 
 // expiry returns the unix second at which alerts written now expire (0 = never). It rounds
-// up, so an alert lives at least the retention, and never goes below the previous batch's,
-// so alerts expire in seq order even if the wall clock steps back.
+// up, so an alert lives at least the retention, and never goes below the previous batch's
+// in this process, so alerts expire in seq order even if the wall clock steps back.
 func (s *Badger) expiry(now time.Time) uint64 {
 	if s.opts.Retention == 0 {
 		return 0

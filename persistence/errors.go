@@ -15,7 +15,8 @@ var (
 
 	// ErrCorrupt is returned when the stored data breaks the store's own invariants (a
 	// malformed key or counter, an alert numbered past the stored counter), or when Badger
-	// reports damaged files while opening.
+	// refuses to open the directory's files. Badger reports damaged and unreadable files
+	// alike, as text, so the message carries its reason.
 	ErrCorrupt = errors.New("persistence: stored data is corrupt")
 
 	// ErrClosed is returned by Append and Range once Close was called.

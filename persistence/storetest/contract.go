@@ -311,7 +311,8 @@ func testInvalid(t *testing.T, open func(t *testing.T) persistence.Store) {
 			mustAppend(t, s, []alert.Alert{Alert("before")})
 
 			got, err := s.Append(c.batch)
-			if !errors.Is(err, persistence.ErrInvalidBatch) || errors.Is(err, persistence.ErrFailed) {
+			invalid := errors.Is(err, persistence.ErrInvalidBatch)
+			if !invalid || errors.Is(err, persistence.ErrFailed) {
 				t.Fatalf("Append = %v, want ErrInvalidBatch and not ErrFailed", err)
 			}
 			if len(got) != 0 {

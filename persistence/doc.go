@@ -1,0 +1,95 @@
+// Package persistence stores whale alerts: numbered densely, deduplicated by txid, on disk
+// before Append returns, and read back in pages for replays.
+//
+// # Tour
+//
+//   - Store (store.go) is the contract. persistence/storetest.RunContract checks it against
+//     every implementation.
+//   - Badger (badger*.go) is the engine's store, kept in DATA/badger.
+//   - Memory (memory.go) has the same numbering, dedupe and failure semantics in memory, for
+//     tests and benchmarks; Memory.FailWrites injects a disk failure.
+//   - Sentinel errors live in errors.go.
+//
+// # Durability: synchronous writes, not Sync after commit
+//
+// Badger is opened with SyncWrites, so a commit fsyncs the write-ahead log before Commit
+// returns. An explicit DB.Sync after each commit would be wrong here for two reasons.
+// First, a commit is visible to readers as soon as it is applied, before a later Sync runs:
+// a replay (Range) could hand a client an alert that a power loss then takes back. With
+// SyncWrites, readers wait for the commit to finish, and it finishes after the fsync.
+// Second, a Sync that fails after a successful commit would leave the batch numbered and
+// readable while Append reports an error. SyncWrites also syncs Badger's own file writes.
+// The price is one fsync per Append, so the store actor should pass whatever queued while
+// the previous Append ran as one batch (see BenchmarkAppend).
+//
+// If an fsync itself fails, the kernel may still write the batch later, and it can show up
+// after a restart, always whole and with its counter: the store never shows a hole or part
+// of a batch, but it cannot take back what the kernel wrote.
+//
+// # Numbering and key layout
+//
+// The single writer numbers alerts from the counter kept in memory and writes the new
+// counter in the same transaction as the alerts, so seqs stay dense across crashes.
+// badger.Sequence is not used: it leases ranges and skips the unused rest after a crash.
+//
+//	a/<seq, 8 bytes big-endian>  alert JSON (alert.EncodeData)   TTL = Retention
+//	t/<txid>                     seq of the alert, for dedupe    TTL = Retention
+//	m/last_seq                   highest seq ever assigned       no TTL
+//
+// Test alerts get an a/ key but no t/ key: they are never deduplicated and never cause a
+// real alert to be skipped.
+//
+// # Retention and Count
+//
+// Expiry is set per batch in whole seconds, rounded up, and never earlier than the previous
+// batch's in the same process, so alerts expire in seq order even if the clock steps back.
+// Badger hides expired keys at once and drops them in compaction; a goroutine runs the
+// value-log GC every GCInterval until Close. Once a txid's index entry has expired, the same txid is stored
+// again under a new seq. Because expiry follows seq order, the stored alerts are always
+// oldest..LastSeq: Count keeps oldest in memory and seeks to the next stored alert only
+// after oldest expired, instead of scanning on each call.
+//
+// # Failure
+//
+// The store fails closed. The first storage error in Append fails the store: that Append
+// and every later one return errors wrapping ErrFailed, Range refuses to read, the GC
+// stops, and Health reports the cause until the engine reopens the store. This is needed,
+// not only prudent: when Badger v4.9.6 cannot create its next memtable file (a full disk or
+// an unwritable directory), it is left without a mutable memtable, the next write aborts
+// the process and every read dereferences nil. Close on a failed store waits at most
+// FailedCloseTimeout, since Badger then retries its memtable flush until the directory
+// works again; the directory lock is released only once Badger has finished.
+//
+// A batch that Append refuses before touching storage (ErrInvalidBatch: too many alerts, a
+// missing txid, an unencodable alert) stores nothing and leaves the store healthy.
+//
+// # One engine per directory
+//
+// OpenBadger takes an exclusive flock on DIR/whalecast.lock before it opens Badger, which
+// takes its own lock on DIR/LOCK. Both are released by the kernel when the process dies. A
+// second opener, in this process or another, gets an error wrapping ErrLocked.
+//
+// # Concurrency contract
+//
+//   - Append is meant for one goroutine, the store actor. Concurrent calls are serialised,
+//     not refused. It blocks for one fsync, and waits while a value-log GC pass runs.
+//   - Range, LastSeq, Count and Health may be called from any goroutine, concurrently with
+//     Append. LastSeq and Health never touch the disk. Count seeks once after the oldest
+//     alert expired, and returns the last figure while Close runs. Range reads one page,
+//     and never returns a seq above the LastSeq published when it started, so no reader
+//     sees a batch before its Append returned.
+//   - Close may be called from any goroutine, more than once. It stops the GC, then waits
+//     for an Append or Range in progress.
+//   - Memory's methods are all safe for concurrent use.
+//
+// # Known shortcomings
+//
+// A damaged table file (*.sst) crashes the process inside OpenBadger: Badger v4.9.6 opens
+// tables in goroutines of its own and panics there, where no recover can reach (a damaged
+// MANIFEST returns ErrCorrupt). While the directory stays broken after a failure, Badger
+// logs its flush retry once a second; the store does not rate-limit Badger's lines. Count
+// relies on alerts expiring in seq order, which a change of Retention between runs breaks
+// for a while: after a shorter retention, or after 0 (forever) became a finite retention,
+// Count also counts newer alerts that expired before older ones, until the older ones
+// expire (never, for those stored with retention 0).
+package persistence
