@@ -49,8 +49,8 @@ type BadgerOptions struct {
 	closeTimeout time.Duration
 }
 
-// Badger is a Store on a Badger database. See the package documentation for durability,
-// key layout and the concurrency contract.
+// Badger is a Store and a SecurityStore on one Badger database. See the package
+// documentation for durability, key layout and the concurrency contract.
 type Badger struct {
 	db   *badger.DB
 	lock *dirLock
@@ -78,6 +78,8 @@ type Badger struct {
 	countMu       sync.Mutex
 	oldestSeq     uint64 // lastSeq+1 when nothing is stored
 	oldestExpires uint64 // unix second at which oldestSeq expires; 0 = never
+
+	audit auditState // the audit log's counter (badger_security.go)
 
 	stopGC   chan struct{}
 	stopOnce sync.Once
@@ -200,17 +202,23 @@ func (s *Badger) load() error {
 		if ok {
 			s.oldestSeq, s.oldestExpires = oldest.seq, oldest.expires
 		}
-		return nil
+		return s.loadAudit(txn)
 	})
 }
 
 func readLastSeq(txn *badger.Txn) (uint64, error) {
-	item, err := txn.Get(keyLastSeq)
+	return readCounter(txn, keyLastSeq, "last seq")
+}
+
+// readCounter reads an 8-byte counter stored under key, 0 when it is missing; name says
+// which counter in errors.
+func readCounter(txn *badger.Txn, key []byte, name string) (uint64, error) {
+	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("persistence: read last seq: %w", err)
+		return 0, fmt.Errorf("persistence: read %s: %w", name, err)
 	}
 
 	var last uint64
@@ -220,10 +228,10 @@ func readLastSeq(txn *badger.Txn) (uint64, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("persistence: read last seq: %w", err)
+		return 0, fmt.Errorf("persistence: read %s: %w", name, err)
 	}
 	if !ok {
-		return 0, fmt.Errorf("persistence: last seq is not 8 bytes: %w", ErrCorrupt)
+		return 0, fmt.Errorf("persistence: %s is not 8 bytes: %w", name, ErrCorrupt)
 	}
 	return last, nil
 }

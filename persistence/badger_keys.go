@@ -2,7 +2,8 @@ package persistence
 
 import "encoding/binary"
 
-// Key layout of the Badger store. Every key starts with a one-letter family and a slash.
+// Key layout of the Badger store. Every key starts with a one-letter family and a slash. The
+// security records' families are in badger_security_keys.go.
 var (
 	// prefixAlert + 8-byte big-endian seq -> alert JSON, with the retention TTL.
 	prefixAlert = []byte("a/")

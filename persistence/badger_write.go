@@ -51,16 +51,16 @@ func (s *Badger) Append(batch []alert.Alert) ([]alert.Stored, error) {
 // up, so an alert lives at least the retention, and never goes below the previous batch's
 // in this process, so alerts expire in seq order even if the wall clock steps back.
 func (s *Badger) expiry(now time.Time) uint64 {
-	if s.opts.Retention == 0 {
+	return retentionExpiry(now, s.opts.Retention, s.lastExpires)
+}
+
+// retentionExpiry returns the unix second at which a record written at now with this
+// retention expires (0 = never), rounded up and never below floor.
+func retentionExpiry(now time.Time, retention time.Duration, floor uint64) uint64 {
+	if retention == 0 {
 		return 0
 	}
-
-	at := now.Add(s.opts.Retention)
-	sec := uint64(at.Unix())
-	if at.Nanosecond() > 0 {
-		sec++
-	}
-	return max(sec, s.lastExpires)
+	return max(expiresAt(now.Add(retention)), floor)
 }
 
 // commit writes the batch in one transaction and returns the alerts it numbered; it writes

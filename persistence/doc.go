@@ -1,5 +1,6 @@
 // Package persistence stores whale alerts: numbered densely, deduplicated by txid, on disk
-// before Append returns, and read back in pages for replays.
+// before Append returns, and read back in pages for replays. In the same database it keeps
+// the access layer's security records: the audit log, token revocations and API keys.
 //
 // # Tour
 //
@@ -8,6 +9,11 @@
 //   - Badger (badger*.go) is the engine's store, kept in DATA/badger.
 //   - Memory (memory.go) has the same numbering, dedupe and failure semantics in memory, for
 //     tests and benchmarks; Memory.FailWrites injects a disk failure.
+//   - SecurityStore (security.go) is the contract for the security records, checked by
+//     persistence/storetest.RunSecurityContract; Badger and Memory implement it too
+//     (badger_security*.go, memory_security.go). security_audit.go and security_guard.go
+//     validate audit events and refuse tokens and API keys in them; security_apikey.go
+//     makes API keys and hashes them.
 //   - Sentinel errors live in errors.go.
 //
 // # Durability: synchronous writes, not Sync after commit
@@ -35,6 +41,16 @@
 //	a/<seq, 8 bytes big-endian>  alert JSON (alert.EncodeData)   TTL = Retention
 //	t/<txid>                     seq of the alert, for dedupe    TTL = Retention
 //	m/last_seq                   highest seq ever assigned       no TTL
+//	l/<seq, 8 bytes big-endian>  audit event JSON                TTL = Retention
+//	m/audit_last_seq             highest audit seq ever assigned no TTL
+//	r/<kind>/<value>             revocation JSON (at, until)     expires at its Until
+//	k/<SHA-256 of the key>       API key JSON, never the key     no TTL
+//	i/<API key id>               SHA-256 of that id's key        no TTL
+//
+// Every family is one letter that no other family uses, and a slash. Audit events are
+// numbered like alerts, from their own counter written in their transaction, so audit seqs
+// are dense too. An API key is found by the hash of what the client presents, never by
+// comparing plaintexts (see HashAPIKey for why a plain SHA-256 is enough).
 //
 // Test alerts get an a/ key but no t/ key: they are never deduplicated and never cause a
 // real alert to be skipped.
@@ -44,10 +60,10 @@
 // Expiry is set per batch in whole seconds, rounded up, and never earlier than the previous
 // batch's in the same process, so alerts expire in seq order even if the clock steps back.
 // Badger hides expired keys at once and drops them in compaction; a goroutine runs the
-// value-log GC every GCInterval until Close. Once a txid's index entry has expired, the same txid is stored
-// again under a new seq. Because expiry follows seq order, the stored alerts are always
-// oldest..LastSeq: Count keeps oldest in memory and seeks to the next stored alert only
-// after oldest expired, instead of scanning on each call.
+// value-log GC every GCInterval until Close. Once a txid's index entry has expired, the
+// same txid is stored again under a new seq. Because expiry follows seq order, the stored
+// alerts are always oldest..LastSeq: Count keeps oldest in memory and seeks to the next
+// stored alert only after oldest expired, instead of scanning on each call.
 //
 // # Failure
 //
@@ -62,6 +78,12 @@
 //
 // A batch that Append refuses before touching storage (ErrInvalidBatch: too many alerts, a
 // missing txid, an unencodable alert) stores nothing and leaves the store healthy.
+//
+// The security records share that state: a storage error in any SecurityStore write fails
+// the whole store, alerts included, and a failed store refuses security reads and writes
+// too, so an API key cannot be checked against a store that lost a write. Refusals (an
+// invalid record, a field that looks secret, an unknown id, a duplicate key, a record that
+// cannot be decoded) leave the store healthy.
 //
 // # One engine per directory
 //
@@ -78,6 +100,11 @@
 //     alert expired, and returns the last figure while Close runs. Range reads one page,
 //     and never returns a seq above the LastSeq published when it started, so no reader
 //     sees a batch before its Append returned.
+//   - The SecurityStore writes may be called from any goroutine. They take the same writer
+//     lock as Append, so one fsynced commit of alerts or security records runs at a time
+//     and nothing reaches Badger after a failed write; an access layer that audits a flood
+//     of events should batch them, as the store actor batches alerts. The SecurityStore
+//     reads behave like Range.
 //   - Close may be called from any goroutine, more than once. It stops the GC, then waits
 //     for an Append or Range in progress.
 //   - Memory's methods are all safe for concurrent use.
@@ -92,4 +119,11 @@
 // for a while: after a shorter retention, or after 0 (forever) became a finite retention,
 // Count also counts newer alerts that expired before older ones, until the older ones
 // expire (never, for those stored with retention 0).
+//
+// The audit guard knows the shape of a JWT and of an API key, not of a raw secret: random
+// bytes in hex or base64 look like any identifier, so callers never hand secret material
+// to the audit log. Text that a client controls (a claimed client id, an Origin) can be
+// made to look like a token, and AppendAudit then refuses the whole batch; a caller that
+// audits such text passes the event through RedactAuditEvent first, so the event is kept.
+// Revocations and APIKeys load every live record: there are as many as operators made.
 package persistence

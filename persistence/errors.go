@@ -27,4 +27,30 @@ var (
 	// MaxTxIDLen, or an alert that cannot be encoded. Nothing of the batch is stored and the
 	// store stays healthy.
 	ErrInvalidBatch = errors.New("persistence: invalid batch")
+
+	// ErrLooksSecret is returned, together with ErrInvalidBatch, by AppendAudit for an event
+	// with a field that looks like a JWT or an API key, and together with ErrInvalidRecord by
+	// PutRevocation and PutAPIKey for such a value. The message names the field, never the
+	// value. RedactAuditEvent makes such an event storable.
+	ErrLooksSecret = errors.New("persistence: audit field looks like a token or api key")
+
+	// ErrInvalidRecord is returned by PutRevocation, PutAPIKey and RevokeAPIKey for a record
+	// they refuse before touching storage (a missing or over-long field, an unknown kind, a
+	// zero hash). Nothing is stored and the store stays healthy.
+	ErrInvalidRecord = errors.New("persistence: invalid record")
+
+	// ErrNotFound is returned by APIKeyByHash and RevokeAPIKey when no API key has the hash
+	// or id asked for.
+	ErrNotFound = errors.New("persistence: not found")
+
+	// ErrExists is returned by PutAPIKey when an API key with the same hash or id is stored.
+	ErrExists = errors.New("persistence: already exists")
+
+	// ErrRevoked is returned by APIKeyByHash, together with the key's record, when the key
+	// was revoked: a caller that only checks the error refuses the key.
+	ErrRevoked = errors.New("persistence: api key revoked")
+
+	// ErrMalformedAPIKey is returned by HashAPIKey for a string that is not an API key in
+	// the format NewAPIKey makes. The message never contains the string.
+	ErrMalformedAPIKey = errors.New("persistence: malformed api key")
 )

@@ -8,15 +8,17 @@ import (
 	"github.com/whalecast/whalecast/internal/alert"
 )
 
-// Memory is a Store held in memory, with the same numbering, dedupe and failure semantics as
-// Badger but no retention and no durability. It is meant for tests and benchmarks.
+// Memory is a Store and a SecurityStore held in memory, with the same numbering, dedupe and
+// failure semantics as Badger but no retention and no durability. It is meant for tests and
+// benchmarks.
 type Memory struct {
 	mu       sync.RWMutex
 	alerts   []alert.Stored // alerts[i].Seq == i+1
 	byTxID   map[string]uint64
-	injected error // fails the next Append when set
+	injected error // fails the next write when set
 	failed   error // wraps ErrFailed once a write failed
 	closed   bool
+	sec      memorySecurity // the security records (memory_security.go)
 }
 
 var _ Store = (*Memory)(nil)
@@ -26,9 +28,9 @@ func NewMemory() *Memory {
 	return &Memory{byTxID: make(map[string]uint64)}
 }
 
-// FailWrites makes the next Append that reaches storage fail with err, as if the disk had
-// refused the write; the store then fails closed like a Badger store would. A nil err
-// disarms a pending failure.
+// FailWrites makes the next write that reaches storage (an Append or a SecurityStore write)
+// fail with err, as if the disk had refused it; the store then fails closed like a Badger
+// store would, for alerts and security records alike. A nil err disarms a pending failure.
 func (m *Memory) FailWrites(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
