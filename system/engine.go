@@ -29,15 +29,19 @@ type Engine struct {
 	stats    *actors.Stats
 	failure  *actors.Failure
 	store    persistence.Store
+	ring     *auth.Ring
 	verifier *auth.Verifier
 	feed     actors.Feed
+
+	stopKeys context.CancelFunc // stops the key ring's reload loop
+	keysDone chan struct{}      // closed when that loop has returned
 
 	system *actor.ActorSystem
 	tree   *tree
 	server *transport.Server
 }
 
-// Open checks cfg, loads the token secret, opens the store and the source. Nothing runs until
+// Open checks cfg, loads the token key ring, opens the store and the source. Nothing runs until
 // Start. On error everything opened so far is closed again.
 func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
@@ -45,14 +49,14 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: log, clock: clk, failure: &actors.Failure{}}
 
-	secret, path, created, err := auth.LoadSecret(cfg.DataDir, cfg.Secret)
+	ring, setup, err := auth.LoadRing(cfg.DataDir, cfg.Secret)
 	if err != nil {
-		return nil, fmt.Errorf("system: load secret: %w", err)
+		return nil, fmt.Errorf("system: load key ring: %w", err)
 	}
-	if created {
-		log.Info("created token secret", "path", path)
-	}
-	if e.verifier, err = auth.NewVerifier(secret, clk, 0); err != nil {
+	e.ring = ring
+	log.Info("token keys loaded", "path", ring.Path(), "setup", setup,
+		"keys", len(ring.List()))
+	if e.verifier, err = auth.NewRingVerifier(ring, clk, auth.VerifierOptions{}); err != nil {
 		return nil, fmt.Errorf("system: verifier: %w", err)
 	}
 
@@ -127,8 +131,27 @@ func (e *Engine) Start() error {
 		Logger:   e.log,
 		Version:  Version,
 	})
+	e.watchKeys()
 	e.log.Info("engine started", "config", e.cfg, "last_seq", e.store.LastSeq())
 	return nil
+}
+
+// watchKeys reloads the key ring every second, so that `engine keys` edits reach the
+// verifier while the engine runs; Shutdown stops it.
+func (e *Engine) watchKeys() {
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stopKeys, e.keysDone = cancel, make(chan struct{})
+	log := e.log.With("component", "keys")
+	go func() {
+		defer close(e.keysDone)
+		e.ring.Watch(ctx, e.clock, auth.DefaultReloadInterval, func(changed bool, err error) {
+			if err != nil {
+				log.Error("token keys reload failed; keeping the keys in use", "err", err)
+				return
+			}
+			log.Info("token keys reloaded", "keys", len(e.ring.List()))
+		})
+	}()
 }
 
 // Serve serves HTTP and WebSocket clients on ln until Shutdown.
@@ -163,6 +186,10 @@ func (e *Engine) Store() persistence.Store { return e.store }
 // tree is poisoned top down here.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	var errs []error
+	if e.stopKeys != nil {
+		e.stopKeys()
+		<-e.keysDone
+	}
 	if e.server != nil {
 		if err := e.server.Shutdown(ctx); err != nil {
 			errs = append(errs, err)

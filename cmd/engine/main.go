@@ -1,5 +1,5 @@
 // Command engine runs Whalecast: `engine serve` (the default) runs the engine, `engine token`
-// mints a client token. Run `engine help` for the list.
+// mints a client token, `engine keys` manages the token keys. Run `engine help` for the list.
 package main
 
 import (
@@ -13,11 +13,16 @@ import (
 const usage = `Whalecast watches Bitcoin transactions for whales and pushes alerts to clients.
 
 Usage:
-  engine [serve] [flags]   run the engine (the default command)
-  engine token [flags]     print a signed client token (JWT)
-  engine help              show this text
+  engine [serve] [flags]                  run the engine (the default command)
+  engine token [flags]                    print a signed client token (JWT)
+  engine keys rotate [--data DIR]         add a new signing key, print its kid
+  engine keys retire KID [--data DIR]     stop the key KID from verifying, for good
+  engine keys import-public --kid K FILE [--data DIR]
+                                          add an Ed25519 public key that only verifies
+  engine keys list [--data DIR]           show each key's kid, alg, state and created time
+  engine help                             show this text
 
-Run "engine serve --help" or "engine token --help" for the flags of each.
+Run "engine serve --help", "engine token --help" or "engine keys help" for details.
 `
 
 func main() {
@@ -37,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args, stderr)
 	case "token":
 		err = token(args, stdout, stderr)
+	case "keys":
+		err = keys(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -60,3 +67,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // errUsage marks errors in the command line itself.
 var errUsage = errors.New("usage")
+
+// usageError marks a flag parsing error as a usage error; --help stays flag.ErrHelp.
+func usageError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", errUsage, err)
+}

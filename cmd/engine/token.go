@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/whalecast/whalecast/internal/auth"
@@ -12,22 +11,25 @@ import (
 	"github.com/whalecast/whalecast/system"
 )
 
-// token prints a JWT signed with the engine's secret: WEBSOCKET_SECRET_KEY when set, else
-// DATA/secret.key (created if missing, exactly as `engine serve` would).
+// token prints a JWT signed with the signing key of the engine's key ring, its kid in the
+// header: kid env (WEBSOCKET_SECRET_KEY) when that is set, else the signing key of
+// DATA/keys.json (created if missing, exactly as `engine serve` would). The lifetime may not
+// exceed the maximum every engine accepts.
 func token(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	client := fs.String("client", "", "client id, the token's sub claim (required)")
 	perm := fs.String("perm", "read", "permissions, comma-separated: read, write, admin")
-	ttl := fs.Duration("ttl", 0, "lifetime (default "+envTokenExpiry+" hours, else 24h)")
-	data := fs.String("data", system.DefaultDataDir, "data directory holding secret.key")
+	ttl := fs.Duration("ttl", 0, "lifetime (default "+envTokenExpiry+" hours, else 24h; "+
+		"at most "+auth.DefaultMaxLifetime.String()+")")
+	data := fs.String("data", system.DefaultDataDir, "data directory holding keys.json")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: engine token --client ID [--perm read,write] [--ttl 24h] "+
 			"[--data DIR]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError(err)
 	}
 	if *client == "" {
 		fs.Usage()
@@ -37,20 +39,23 @@ func token(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: --perm: %v", errUsage, err)
 	}
+	ttlFrom := "--ttl"
 	if *ttl == 0 {
+		ttlFrom = envTokenExpiry
 		if *ttl, err = envHours(envTokenExpiry, system.DefaultTokenExpiry); err != nil {
 			return err
 		}
 	}
+	if *ttl > auth.DefaultMaxLifetime {
+		return fmt.Errorf("%w: %s gives a lifetime of %v, over the maximum %v that engines "+
+			"accept", errUsage, ttlFrom, *ttl, auth.DefaultMaxLifetime)
+	}
 
-	secret, path, created, err := auth.LoadSecret(*data, os.Getenv(envSecret))
+	ring, err := openRing(*data, stderr)
 	if err != nil {
-		return fmt.Errorf("load secret: %w", err)
+		return err
 	}
-	if created {
-		fmt.Fprintf(stderr, "created token secret %s\n", path)
-	}
-	issuer, err := auth.NewIssuer(secret, clock.Real{})
+	issuer, err := auth.NewRingIssuer(ring, clock.Real{}, auth.IssuerOptions{})
 	if err != nil {
 		return err
 	}
@@ -59,7 +64,7 @@ func token(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("issue token: %w", err)
 	}
 	fmt.Fprintln(stdout, tok)
-	fmt.Fprintf(stderr, "token for %q, permissions %s, expires %s\n", claims.Subject, *perm,
-		claims.ExpiresAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(stderr, "token for %q, key %s, permissions %s, expires %s\n", claims.Subject,
+		claims.KeyID, *perm, claims.ExpiresAt.UTC().Format(time.RFC3339))
 	return nil
 }

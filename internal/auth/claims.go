@@ -28,6 +28,12 @@ type Claims struct {
 	ExpiresAt time.Time
 	// ID is the token's unique id (the jti claim), usable to revoke or audit one token.
 	ID string
+	// Issuer is the iss claim, or empty when the token has none.
+	Issuer string
+	// Audience lists the aud claim's values, or is nil when the token has none.
+	Audience []string
+	// KeyID is the kid of the key that signed the token (a header field, not a claim).
+	KeyID string
 }
 
 // Has reports whether the claims grant p.

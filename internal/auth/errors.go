@@ -28,6 +28,25 @@ var (
 	ErrInvalidTTL = errors.New("auth: invalid token lifetime")
 	// ErrInvalidLeeway means a verifier leeway is negative or above MaxLeeway.
 	ErrInvalidLeeway = errors.New("auth: invalid leeway")
+	// ErrLifetimeTooLong means a token would live longer than the maximum lifetime.
+	ErrLifetimeTooLong = errors.New("auth: token lifetime over the maximum")
+	// ErrNoSigningKey means a key ring holds no key to sign with.
+	ErrNoSigningKey = errors.New("auth: no signing key")
+	// ErrKeyRingFormat means the key ring file is not a regular file holding a valid ring.
+	ErrKeyRingFormat = errors.New("auth: key ring file malformed")
+	// ErrInvalidKeyID means a kid is empty, too long, has a forbidden character or is
+	// reserved.
+	ErrInvalidKeyID = errors.New("auth: invalid key id")
+	// ErrUnknownKey means no key of the ring has the given kid.
+	ErrUnknownKey = errors.New("auth: unknown key id")
+	// ErrKeyExists means a kid is already used by a key of the ring, retired ones included.
+	ErrKeyExists = errors.New("auth: key id already in use")
+	// ErrKeyRetired means the key was retired already.
+	ErrKeyRetired = errors.New("auth: key already retired")
+	// ErrLastSigningKey means retiring the key would leave the ring without a signing key.
+	ErrLastSigningKey = errors.New("auth: cannot retire the only signing key")
+	// ErrKeyType means imported key material is not an acceptable Ed25519 public key.
+	ErrKeyType = errors.New("auth: not an acceptable Ed25519 public key")
 )
 
 // Reason is a stable, machine-readable code for why a token was rejected. Its values are
@@ -39,9 +58,13 @@ const (
 	// ReasonMalformed means the token is not a compact JWS with JSON header and claims of the
 	// right types, or it is longer than MaxTokenLen.
 	ReasonMalformed Reason = "malformed"
-	// ReasonBadAlgorithm means the header names an algorithm other than HS256, or none at all.
+	// ReasonBadAlgorithm means the header names no algorithm, one other than HS256 and
+	// EdDSA, or one that differs from the algorithm pinned to the key its kid names.
 	ReasonBadAlgorithm Reason = "bad_algorithm"
-	// ReasonBadSignature means the signature was not made with this secret over these bytes.
+	// ReasonUnknownKey means the header has no kid, or one that names no key of the ring
+	// or a retired key.
+	ReasonUnknownKey Reason = "unknown_key"
+	// ReasonBadSignature means the signature was not made with the key over these bytes.
 	ReasonBadSignature Reason = "bad_signature"
 	// ReasonExpired means the current time is at or after exp plus the leeway.
 	ReasonExpired Reason = "expired"
@@ -51,6 +74,12 @@ const (
 	ReasonMissingClaim Reason = "missing_claim"
 	// ReasonBadClaim means a claim is present but unacceptable; Claim names it.
 	ReasonBadClaim Reason = "bad_claim"
+	// ReasonLifetimeTooLong means exp - iat is over the verifier's maximum lifetime; Claim is
+	// "exp".
+	ReasonLifetimeTooLong Reason = "lifetime_too_long"
+	// ReasonRevoked means the token passed every other check but the revocation hook
+	// refused it.
+	ReasonRevoked Reason = "revoked"
 )
 
 // AuthError is the error Verifier.Verify returns for every rejected token. Use errors.As to

@@ -60,9 +60,9 @@ func goodClaims() map[string]any {
 	}
 }
 
-// hs256Header is the header the Issuer writes.
+// hs256Header is the header the Issuer of newPair writes: testSecret is known as kid env.
 func hs256Header() map[string]any {
-	return map[string]any{"alg": "HS256", "typ": "JWT"}
+	return map[string]any{"alg": "HS256", "typ": "JWT", "kid": EnvKeyID}
 }
 
 // segment base64url-encodes the JSON form of v without padding.

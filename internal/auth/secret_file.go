@@ -28,7 +28,9 @@ const (
 	maxSecretFileLen = 4096
 )
 
-// LoadSecret returns the token secret and where it came from.
+// LoadSecret returns the token secret and where it came from. It predates the key ring:
+// the engine now calls LoadRing, which imports secret.key as kid k0 and never reads it
+// again; LoadSecret stays for tools that want that single secret.
 //
 // If fromEnv, the value of WEBSOCKET_SECRET_KEY, is not empty, its bytes are the secret as
 // they are (not hex-decoded); with surrounding white space removed it must still be at least
@@ -82,43 +84,11 @@ func LoadSecret(dataDir string, fromEnv string) (s Secret, path string, created 
 // readSecretFile reads and checks an existing secret file. A missing file yields an error
 // matching fs.ErrNotExist.
 func readSecretFile(path string) (Secret, error) {
-	// Stat before opening, so that a FIFO or device put in its place cannot block the open;
-	// the opened file is checked again below.
-	info, err := os.Stat(path)
+	data, _, err := readPrivateFile(path, "secret", ErrSecretFormat, maxSecretFileLen)
 	if err != nil {
-		return Secret{}, fmt.Errorf("auth: stat secret %s: %w", path, err)
-	}
-	if !info.Mode().IsRegular() {
-		return Secret{}, fmt.Errorf("%w: %s is not a regular file", ErrSecretFormat, path)
-	}
-
-	f, err := os.Open(path)
-	if err != nil {
-		return Secret{}, fmt.Errorf("auth: open secret %s: %w", path, err)
-	}
-	defer f.Close()
-
-	info, err = f.Stat()
-	if err != nil {
-		return Secret{}, fmt.Errorf("auth: stat secret %s: %w", path, err)
-	}
-	if !info.Mode().IsRegular() {
-		return Secret{}, fmt.Errorf("%w: %s is not a regular file", ErrSecretFormat, path)
-	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return Secret{}, fmt.Errorf("%w: %s has mode %04o, which group or others can "+
-			"access; fix it with: chmod 600 %s", ErrSecretPerms, path, perm, path)
-	}
-
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFileLen+1))
-	if err != nil {
-		return Secret{}, fmt.Errorf("auth: read secret %s: %w", path, err)
+		return Secret{}, err
 	}
 	defer clear(data)
-	if len(data) > maxSecretFileLen {
-		return Secret{}, fmt.Errorf("%w: %s is larger than %d bytes",
-			ErrSecretFormat, path, maxSecretFileLen)
-	}
 
 	text := bytes.TrimSpace(data)
 	key := make([]byte, hex.DecodedLen(len(text)))
@@ -133,6 +103,54 @@ func readSecretFile(path string) (Secret, error) {
 			ErrWeakSecret, path, len(key), MinSecretLen)
 	}
 	return NewSecret(key)
+}
+
+// readPrivateFile reads a file holding key material: a regular file of at most maxLen bytes
+// that group and others can neither read nor write (ErrSecretPerms). what names the file in
+// errors ("secret", "key ring"); formatErr is wrapped when the file is not regular or too
+// large. A missing file yields an error matching fs.ErrNotExist. The caller should clear the
+// returned bytes once used.
+func readPrivateFile(path, what string, formatErr error, maxLen int) ([]byte, fs.FileInfo,
+	error) {
+	// Stat before opening, so that a FIFO or device put in its place cannot block the open;
+	// the opened file is checked again below.
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: stat %s %s: %w", what, path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%w: %s is not a regular file", formatErr, path)
+	}
+
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: open %s %s: %w", what, path, err)
+	}
+	defer f.Close()
+
+	info, err = f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: stat %s %s: %w", what, path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%w: %s is not a regular file", formatErr, path)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return nil, nil, fmt.Errorf("%w: %s has mode %04o, which group or others can "+
+			"access; fix it with: chmod 600 %s", ErrSecretPerms, path, perm, path)
+	}
+
+	data, err := io.ReadAll(io.LimitReader(f, int64(maxLen)+1))
+	if err != nil {
+		clear(data)
+		return nil, nil, fmt.Errorf("auth: read %s %s: %w", what, path, err)
+	}
+	if len(data) > maxLen {
+		clear(data)
+		return nil, nil, fmt.Errorf("%w: %s is larger than %d bytes", formatErr, path,
+			maxLen)
+	}
+	return data, info, nil
 }
 
 // createSecretFile writes a fresh random secret to path without ever exposing a partial

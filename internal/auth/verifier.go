@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -14,31 +15,69 @@ const MaxLeeway = 30 * time.Second
 
 // Errors the key function hands back through the jwt parser, to be mapped to reasons.
 var (
-	errAlgorithm  = errors.New("algorithm is not HS256")
+	errAlgorithm  = errors.New("algorithm not accepted")
 	errCritHeader = errors.New("crit header present")
+	errUnknownKey = errors.New("no usable key with this kid")
 )
 
-// Verifier checks tokens made by an Issuer with the same secret. It is immutable and safe
-// for concurrent use.
+// VerifierOptions tunes a Verifier. The zero value tolerates no clock skew, accepts tokens
+// of up to DefaultMaxLifetime, checks neither iss nor aud, and knows of no revocation.
+type VerifierOptions struct {
+	// Leeway is the clock skew tolerated on exp, iat and nbf, from 0 (the default) to
+	// MaxLeeway. Leave it 0 when the Issuer lives in the same process and so reads the same
+	// clock; a token is then expired from the instant now reaches exp.
+	Leeway time.Duration
+	// MaxLifetime is the longest exp - iat accepted (ReasonLifetimeTooLong above it); 0
+	// means DefaultMaxLifetime. It cannot be turned off.
+	MaxLifetime time.Duration
+	// Issuer, if not empty, is the iss every token must carry; empty skips the check.
+	Issuer string
+	// Audience, if not empty, must be one of the token's aud values; empty skips the check.
+	Audience string
+	// Revoked, if not nil, is asked about every token that passed all other checks, with
+	// its claims; true rejects the token with ReasonRevoked. Verify runs on every client
+	// message, so Revoked must be fast, must not block, and must be safe for concurrent use.
+	Revoked func(c Claims) bool
+}
+
+// Verifier checks tokens against the keys of a Ring. It is immutable and safe for
+// concurrent use; it sees the ring's keys as they are at the time of each Verify.
 type Verifier struct {
-	secret Secret
+	ring   *Ring
 	clk    clock.Clock
+	opts   VerifierOptions
 	parser *jwt.Parser
 }
 
-// NewVerifier returns a Verifier that checks signatures with secret and reads the time from
-// clk; a nil clk means clock.Real.
-//
-// leeway is the clock skew tolerated on exp, iat and nbf, from 0 to MaxLeeway (otherwise
-// ErrInvalidLeeway). Pass 0 when the Issuer lives in the same process and so reads the same
-// clock; a token is then expired from the instant now reaches exp.
+// NewVerifier returns a Verifier that knows secret alone, under kid EnvKeyID (the key
+// NewIssuer signs with), and reads the time from clk; a nil clk means clock.Real. leeway is
+// VerifierOptions.Leeway; the other options are their zero values. It fails with
+// ErrWeakSecret if secret is shorter than MinSecretLen.
 func NewVerifier(secret Secret, clk clock.Clock, leeway time.Duration) (*Verifier, error) {
 	if secret.Len() < MinSecretLen {
 		return nil, fmt.Errorf("auth: new verifier: %w", ErrWeakSecret)
 	}
-	if leeway < 0 || leeway > MaxLeeway {
+	return NewRingVerifier(memoryRing(EnvKeyID, secret), clk, VerifierOptions{Leeway: leeway})
+}
+
+// NewRingVerifier returns a Verifier that checks tokens against the keys of ring and reads
+// the time from clk; a nil clk means clock.Real. It fails with ErrInvalidLeeway if
+// opts.Leeway is outside 0 to MaxLeeway, and with ErrInvalidTTL if opts.MaxLifetime is
+// negative.
+func NewRingVerifier(ring *Ring, clk clock.Clock, opts VerifierOptions) (*Verifier, error) {
+	if ring == nil {
+		return nil, fmt.Errorf("auth: new verifier: %w: no key ring", ErrNoSigningKey)
+	}
+	if opts.Leeway < 0 || opts.Leeway > MaxLeeway {
 		return nil, fmt.Errorf("auth: new verifier: %w: %v is outside 0 to %v",
-			ErrInvalidLeeway, leeway, MaxLeeway)
+			ErrInvalidLeeway, opts.Leeway, MaxLeeway)
+	}
+	if opts.MaxLifetime < 0 {
+		return nil, fmt.Errorf("auth: new verifier: %w: max lifetime %v is negative",
+			ErrInvalidTTL, opts.MaxLifetime)
+	}
+	if opts.MaxLifetime == 0 {
+		opts.MaxLifetime = DefaultMaxLifetime
 	}
 	if clk == nil {
 		clk = clock.Real{}
@@ -46,20 +85,23 @@ func NewVerifier(secret Secret, clk clock.Clock, leeway time.Duration) (*Verifie
 	parser := jwt.NewParser(
 		jwt.WithStrictDecoding(),
 		jwt.WithTimeFunc(clk.Now),
-		jwt.WithLeeway(leeway),
+		jwt.WithLeeway(opts.Leeway),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 	)
-	return &Verifier{secret: secret, clk: clk, parser: parser}, nil
+	return &Verifier{ring: ring, clk: clk, opts: opts, parser: parser}, nil
 }
 
 // Verify checks token and returns its claims. Any failure is an *AuthError (see doc.go for
 // the reasons) and the returned Claims are then zero.
 //
 // The checks, in order: the token is at most MaxTokenLen bytes of base64url characters and
-// dots; it is a compact JWS whose header names HS256 and no crit extension; the signature
-// matches; sub, jti, iat, exp and a non-empty perms are present and well formed, with exp
-// after iat; and, with the leeway, now is before exp and not before iat or nbf.
+// dots; it is a compact JWS whose header names HS256 or EdDSA and no crit extension; its kid
+// names a key of the ring that is not retired, pinned to the header's algorithm; the
+// signature matches that key; sub, jti, iat, exp and a non-empty perms are present and well
+// formed, with exp after iat and exp - iat at most the maximum lifetime; iss and aud match
+// when the options ask for them; with the leeway, now is before exp and not before iat or
+// nbf; and last, the Revoked hook does not refuse it.
 func (v *Verifier) Verify(token string) (Claims, error) {
 	if token == "" {
 		return Claims{}, reject(ReasonMalformed, "", "empty")
@@ -76,17 +118,24 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	if err != nil && !errors.Is(err, jwt.ErrTokenInvalidClaims) {
 		return Claims{}, parseFailure(err)
 	}
+	if tok == nil {
+		return Claims{}, reject(ReasonMalformed, "", "not parsed")
+	}
 
 	// The signature is good from here on; structural faults outrank timing ones.
-	c, aerr := claimsOf(&wire)
+	c, aerr := v.claimsOf(&wire)
 	if aerr != nil {
 		return Claims{}, aerr
 	}
 	if err != nil {
 		return Claims{}, timeFailure(err)
 	}
-	if tok == nil || !tok.Valid {
+	if !tok.Valid {
 		return Claims{}, reject(ReasonMalformed, "", "not validated")
+	}
+	c.KeyID, _ = tok.Header["kid"].(string)
+	if v.opts.Revoked != nil && v.opts.Revoked(c) {
+		return Claims{}, reject(ReasonRevoked, "", "token revoked")
 	}
 	return c, nil
 }
@@ -106,18 +155,32 @@ func compactJWS(token string) bool {
 	return true
 }
 
-// key is the jwt key function: it admits only the HS256 method and no crit header.
+// key is the jwt key function. It admits only HS256 and EdDSA headers without a crit
+// extension, whose kid names a usable key pinned to the header's algorithm, and returns that
+// key in the type its algorithm wants.
 func (v *Verifier) key(t *jwt.Token) (any, error) {
-	if t.Method != jwt.SigningMethodHS256 {
-		return nil, errAlgorithm
-	}
-	if alg, _ := t.Header["alg"].(string); alg != jwt.SigningMethodHS256.Alg() {
+	alg, _ := t.Header["alg"].(string)
+	switch {
+	case alg == string(AlgHS256) && t.Method == jwt.SigningMethodHS256:
+	case alg == string(AlgEdDSA) && t.Method == jwt.SigningMethodEdDSA:
+	default:
 		return nil, errAlgorithm
 	}
 	if _, ok := t.Header["crit"]; ok {
 		return nil, errCritHeader
 	}
-	return v.secret.bytes(), nil
+	kid, _ := t.Header["kid"].(string)
+	k := v.ring.lookup(kid)
+	if k == nil {
+		return nil, errUnknownKey
+	}
+	if string(k.info.Alg) != alg {
+		return nil, errAlgorithm
+	}
+	if k.info.Alg == AlgEdDSA {
+		return k.public, nil
+	}
+	return k.secret.bytes(), nil
 }
 
 // parseFailure maps an error met before the signature was verified.
@@ -125,8 +188,10 @@ func parseFailure(err error) *AuthError {
 	switch {
 	case errors.Is(err, errCritHeader):
 		return reject(ReasonMalformed, "", "unsupported crit header")
+	case errors.Is(err, errUnknownKey):
+		return reject(ReasonUnknownKey, "", "kid missing, unknown or retired")
 	case errors.Is(err, errAlgorithm), errors.Is(err, jwt.ErrTokenUnverifiable):
-		return reject(ReasonBadAlgorithm, "", "only HS256 is accepted")
+		return reject(ReasonBadAlgorithm, "", "only HS256 and EdDSA, as pinned to the key")
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return reject(ReasonMalformed, "", "not a well-formed JWT")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
@@ -153,7 +218,7 @@ func timeFailure(err error) *AuthError {
 }
 
 // claimsOf checks the claims of a token whose signature is good, apart from timing.
-func claimsOf(w *wireClaims) (Claims, *AuthError) {
+func (v *Verifier) claimsOf(w *wireClaims) (Claims, *AuthError) {
 	switch {
 	case w.Subject == "":
 		return Claims{}, reject(ReasonMissingClaim, "sub", "required")
@@ -171,16 +236,31 @@ func claimsOf(w *wireClaims) (Claims, *AuthError) {
 		return Claims{}, reject(ReasonBadClaim, "jti", "bad length or character")
 	case !w.ExpiresAt.After(w.IssuedAt.Time):
 		return Claims{}, reject(ReasonBadClaim, "exp", "not after iat")
+	case w.ExpiresAt.Sub(w.IssuedAt.Time) > v.opts.MaxLifetime:
+		return Claims{}, reject(ReasonLifetimeTooLong, "exp", "exp - iat over the maximum")
+	case v.opts.Issuer != "" && w.Issuer == "":
+		return Claims{}, reject(ReasonMissingClaim, "iss", "required")
+	case v.opts.Issuer != "" && w.Issuer != v.opts.Issuer:
+		return Claims{}, reject(ReasonBadClaim, "iss", "not the expected issuer")
+	case v.opts.Audience != "" && len(w.Audience) == 0:
+		return Claims{}, reject(ReasonMissingClaim, "aud", "required")
+	case v.opts.Audience != "" && !slices.Contains(w.Audience, v.opts.Audience):
+		return Claims{}, reject(ReasonBadClaim, "aud", "not for this audience")
 	}
 	perms, err := checkPerms(w.Perms)
 	if err != nil {
 		return Claims{}, reject(ReasonBadClaim, "perms", "empty or unknown permission")
 	}
-	return Claims{
+	c := Claims{
 		Subject:   w.Subject,
 		Perms:     perms,
 		IssuedAt:  w.IssuedAt.UTC(),
 		ExpiresAt: w.ExpiresAt.UTC(),
 		ID:        w.ID,
-	}, nil
+		Issuer:    w.Issuer,
+	}
+	if len(w.Audience) > 0 {
+		c.Audience = slices.Clone([]string(w.Audience))
+	}
+	return c, nil
 }

@@ -71,9 +71,12 @@ func TestVerifyRejects(t *testing.T) {
 		}
 		return tok
 	}
+	// signWith signs good with m and key, under the kid of testSecret.
 	signWith := func(tb testing.TB, m jwt.SigningMethod, key any) string {
 		tb.Helper()
-		tok, err := jwt.NewWithClaims(m, jwt.MapClaims(good)).SignedString(key)
+		unsigned := jwt.NewWithClaims(m, jwt.MapClaims(good))
+		unsigned.Header["kid"] = EnvKeyID
+		tok, err := unsigned.SignedString(key)
 		if err != nil {
 			tb.Fatalf("sign %s: %v", m.Alg(), err)
 		}
@@ -127,7 +130,7 @@ func TestVerifyRejects(t *testing.T) {
 			}
 			return signWith(tb, jwt.SigningMethodES256, key)
 		}, ReasonBadAlgorithm, ""},
-		{"EdDSA with a real signature", func(tb testing.TB) string {
+		{"EdDSA with a real signature under an HS256 kid", func(tb testing.TB) string {
 			_, key, err := ed25519.GenerateKey(rand.Reader)
 			if err != nil {
 				tb.Fatalf("GenerateKey: %v", err)
@@ -139,9 +142,22 @@ func TestVerifyRejects(t *testing.T) {
 			return replaceSegment(issued(tb), 1, segment(tb, forged))
 		}, ReasonBadSignature, ""},
 		{"tampered header", func(tb testing.TB) string {
-			hdr := with(hs256Header(), "kid", "other")
+			hdr := with(hs256Header(), "typ", "JOSE")
 			return replaceSegment(issued(tb), 0, segment(tb, hdr))
 		}, ReasonBadSignature, ""},
+		{"kid swapped for an unknown one", func(tb testing.TB) string {
+			hdr := with(hs256Header(), "kid", "other")
+			return replaceSegment(issued(tb), 0, segment(tb, hdr))
+		}, ReasonUnknownKey, ""},
+		{"kid missing", func(tb testing.TB) string {
+			return craft(tb, s, without(hs256Header(), "kid"), good)
+		}, ReasonUnknownKey, ""},
+		{"kid not a string", func(tb testing.TB) string {
+			return craft(tb, s, with(hs256Header(), "kid", 7), good)
+		}, ReasonUnknownKey, ""},
+		{"kid empty", func(tb testing.TB) string {
+			return craft(tb, s, with(hs256Header(), "kid", ""), good)
+		}, ReasonUnknownKey, ""},
 		{"tampered signature", func(tb testing.TB) string {
 			return flipFirst(issued(tb), 2)
 		}, ReasonBadSignature, ""},
@@ -349,8 +365,8 @@ func TestVerifyNotYetValidBoundary(t *testing.T) {
 // long, padded with an extra claim and header field.
 func paddedToken(tb testing.TB, n int) string {
 	tb.Helper()
-	for kid := 0; kid < 4; kid++ {
-		hdr := with(hs256Header(), "kid", strings.Repeat("k", kid))
+	for hpad := 0; hpad < 4; hpad++ {
+		hdr := with(hs256Header(), "pad", strings.Repeat("k", hpad))
 		for pad := 0; pad < n; pad++ {
 			claims := with(goodClaims(), "pad", strings.Repeat("p", pad))
 			tok := craft(tb, testSecret(tb), hdr, claims)
