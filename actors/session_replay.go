@@ -53,6 +53,11 @@ func (s *session) continueReplay(ctx actor.Context) {
 		return
 	}
 	for _, st := range page {
+		if st.Seq > r.upto {
+			// Expired alerts leave a gap, so a page may reach past upto; those come live.
+			r.cursor = r.upto
+			break
+		}
 		r.cursor = st.Seq
 		if s.matches(st.Data) && !s.send(ctx, alert.Frame(st)) {
 			return
