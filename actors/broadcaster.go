@@ -93,7 +93,8 @@ func (b *broadcaster) publish(ctx actor.Context, m *Published) {
 			continue
 		}
 		b.lastSeq = e.Stored.Seq
-		msg := &Deliver{Seq: e.Stored.Seq, Frame: alert.Frame(e.Stored)}
+		msg := &Deliver{Seq: e.Stored.Seq, Frame: alert.Frame(e.Stored), ValueSat: e.ValueSat,
+			Test: e.Test}
 		n := int64(0)
 		for _, s := range b.subs {
 			if s.receive && (e.Test || e.ValueSat >= s.minSat) {

@@ -76,6 +76,10 @@ type SetFilter struct {
 type Deliver struct {
 	Seq   uint64
 	Frame []byte
+	// ValueSat and Test let the session apply a threshold it changed after the broadcaster
+	// chose the recipients.
+	ValueSat int64
+	Test     bool
 }
 
 // ClientFrame is one message read from a client connection.

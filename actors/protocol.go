@@ -1,12 +1,15 @@
 package actors
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Close codes a session ends a connection with. docs/protocol.md lists what a client should do
@@ -45,21 +48,77 @@ type clientMessage struct {
 	MinBTC *float64 `json:"min_btc,omitempty"`
 }
 
-var errNotObject = errors.New("message is not a JSON object with a type")
+var (
+	errNotObject   = errors.New("message is not a JSON object with a type")
+	errBadField    = errors.New("unknown, repeated or null field")
+	errTrailing    = errors.New("data after the JSON object")
+	errInvalidUTF8 = errors.New("message is not valid UTF-8")
+)
 
-// parseClientMessage decodes a client frame strictly: one JSON object, known fields only.
+// parseClientMessage decodes a client frame strictly: one JSON object, valid UTF-8, only the
+// known field names in their exact case, each at most once and never null, nothing after it.
+// Anything looser would let two parsers (ours and a proxy's or logger's) disagree.
 func parseClientMessage(data []byte) (clientMessage, error) {
 	var m clientMessage
-	if !json.Valid(data) {
+	if !utf8.Valid(data) {
+		return m, errInvalidUTF8
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return m, errNotObject
 	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return m, fmt.Errorf("decode message: %w", err)
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok || seen[key] {
+			return m, errBadField
+		}
+		seen[key] = true
+		if err := decodeField(dec, key, &m); err != nil {
+			return m, err
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return m, errNotObject
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return m, errTrailing
 	}
 	if m.Type == "" {
 		return m, errNotObject
 	}
 	return m, nil
+}
+
+// decodeField decodes the value of one known field into m.
+func decodeField(dec *json.Decoder, key string, m *clientMessage) error {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	if string(raw) == "null" {
+		return errBadField
+	}
+	var dst any
+	switch key {
+	case "type":
+		dst = &m.Type
+	case "token":
+		dst = &m.Token
+	case "since":
+		m.Since = new(uint64)
+		dst = m.Since
+	case "min_btc":
+		m.MinBTC = new(float64)
+		dst = m.MinBTC
+	default:
+		return errBadField
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
 }
 
 // validMinBTC reports whether a client threshold is a finite amount between 0 and MaxBTC.

@@ -106,8 +106,7 @@ func (s *session) onSubscribeAck(ctx actor.Context, ack *SubscribeAck) {
 		return
 	}
 	if s.replay != nil {
-		s.replay.upto = ack.LastSeq
-		s.continueReplay(ctx)
+		s.startReplay(ctx, ack.LastSeq)
 	}
 }
 

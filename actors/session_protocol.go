@@ -87,7 +87,6 @@ func (s *session) onLateAuth(ctx actor.Context, m clientMessage) {
 	}
 	s.replay = &replay{cursor: *m.Since}
 	if s.subscribed {
-		s.replay.upto = s.ackSeq
-		s.continueReplay(ctx)
+		s.startReplay(ctx, s.ackSeq)
 	}
 }

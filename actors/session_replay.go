@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -29,6 +30,20 @@ type replayContinue struct{}
 // replayRetry is how long a replay waits for the client to drain its queue before it reads
 // the next page.
 const replayRetry = 20 * time.Millisecond
+
+// startReplay replays up to upto, the broadcaster's latest seq when the session subscribed.
+// A since ahead of it (a client that talked to another engine, or a store that was wiped)
+// is answered bad_request and the session goes live without a replay.
+func (s *session) startReplay(ctx actor.Context, upto uint64) {
+	if s.replay.cursor > upto {
+		s.replay = nil
+		s.send(ctx, errorFrame(ErrCodeBadRequest, "since is ahead of the latest seq "+
+			strconv.FormatUint(upto, 10)))
+		return
+	}
+	s.replay.upto = upto
+	s.continueReplay(ctx)
+}
 
 // continueReplay sends the next page, or finishes the replay. Pages are read only while the
 // outbound queue is below its high-water mark, so a slow reader never makes the session hold
@@ -111,7 +126,7 @@ func (s *session) matches(data []byte) bool {
 
 // onDeliver sends a live alert, or holds it while a replay runs.
 func (s *session) onDeliver(ctx actor.Context, d *Deliver) {
-	if s.state != stateAuthenticated {
+	if s.state != stateAuthenticated || (!d.Test && d.ValueSat < s.minSat) {
 		return
 	}
 	if r := s.replay; r != nil {

@@ -27,6 +27,7 @@ type Stats struct {
 	Deliveries      atomic.Int64
 	StoreErrors     atomic.Int64
 	SourceErrors    atomic.Int64
+	ActorFailures   atomic.Int64
 	ActorRestarts   atomic.Int64
 }
 
@@ -56,6 +57,7 @@ type Snapshot struct {
 	Deliveries         int64 `json:"deliveries"`
 	StoreErrors        int64 `json:"store_errors"`
 	SourceErrors       int64 `json:"source_errors"`
+	ActorFailures      int64 `json:"actor_failures"`
 	ActorRestarts      int64 `json:"actor_restarts"`
 }
 
@@ -79,6 +81,7 @@ func (s *Stats) Snapshot(now time.Time) Snapshot {
 	out.Deliveries = s.Deliveries.Load()
 	out.StoreErrors = s.StoreErrors.Load()
 	out.SourceErrors = s.SourceErrors.Load()
+	out.ActorFailures = s.ActorFailures.Load()
 	out.ActorRestarts = s.ActorRestarts.Load()
 	return out
 }

@@ -50,10 +50,15 @@ func newCountingStrategy(d actor.Directive, stats *Stats,
 // HandleFailure implements actor.SupervisorStrategy.
 func (s *countingStrategy) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor,
 	child *actor.PID, rs *actor.RestartStatistics, reason any, _ any) {
-	if s.directive == actor.RestartDirective {
+	directive := s.directive
+	if directive == actor.RestartDirective && rs.NumberOfFailures(RestartWindow)+1 > MaxRestarts {
+		directive = actor.StopDirective
+	}
+	s.stats.ActorFailures.Add(1)
+	if directive == actor.RestartDirective {
 		s.stats.ActorRestarts.Add(1)
 	}
-	s.log.Error("actor failed", "actor", child.Id, "directive", s.directive.String(),
+	s.log.Error("actor failed", "actor", child.Id, "directive", directive.String(),
 		"reason", fmt.Sprint(reason), "failures", rs.FailureCount()+1)
 	s.inner.HandleFailure(system, sup, child, rs, reason, nil)
 }
