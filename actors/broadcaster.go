@@ -49,7 +49,7 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 		b.subscribe(ctx, msg)
 	case *SetFilter:
 		if i, ok := b.index[msg.Session.Id]; ok {
-			b.subs[i].minSat = msg.MinSat
+			b.subs[i].minSat, b.subs[i].receive = msg.MinSat, msg.Receive
 		}
 	case *Published:
 		b.publish(ctx, msg)

@@ -8,6 +8,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/whalecast/whalecast/internal/alert"
+	"github.com/whalecast/whalecast/internal/auth"
 )
 
 // Tx carries one mempool transaction from a source to the detector.
@@ -69,6 +70,8 @@ type SubscribeAck struct {
 type SetFilter struct {
 	Session *actor.PID
 	MinSat  int64
+	// Receive changes whether the session gets alerts (a new token changed its permissions).
+	Receive bool
 }
 
 // Deliver hands a session one encoded whale_alert frame. Frame is shared by every session
@@ -103,7 +106,16 @@ type ServerShutdown struct{}
 // supervisor answers with a *SessionStarted.
 type StartSession struct {
 	Peer Peer
+	// Claims is set when the transport authenticated the upgrade by its Authorization header;
+	// the session then starts authenticated.
+	Claims *auth.Claims
+	// Since asks for a resume when Claims is set (the since query parameter).
+	Since *uint64
 }
+
+// RevocationsChanged tells every session to check its token against the revocations; a
+// revoked session is closed with 4003.
+type RevocationsChanged struct{}
 
 // SessionStarted answers StartSession.
 type SessionStarted struct {

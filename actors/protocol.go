@@ -28,9 +28,16 @@ const (
 
 // Error codes of {"type":"error"} messages that keep the connection open.
 const (
-	ErrCodeBadRequest  = "bad_request"
-	ErrCodeForbidden   = "forbidden"
-	ErrCodeRateLimited = "rate_limited"
+	ErrCodeBadRequest      = "bad_request"
+	ErrCodeForbidden       = "forbidden"
+	ErrCodeRateLimited     = "rate_limited"
+	ErrCodeRefreshTooEarly = "refresh_too_early"
+)
+
+// Error codes sent just before the connection is closed with 4003.
+const (
+	ErrCodeTokenExpired = "token_expired"
+	ErrCodeTokenRevoked = "token_revoked"
 )
 
 // MaxClientMessage is the largest client message accepted, in bytes; a larger one closes the
@@ -152,6 +159,11 @@ func subscribedFrame(minBTC float64) []byte {
 }
 
 var pongFrame = []byte(`{"type":"pong"}`)
+
+func tokenRefreshedFrame(token string, expires time.Time) []byte {
+	return []byte(`{"type":"token_refreshed","token":` + jsonString(token) +
+		`,"expires_at":` + jsonString(expires.UTC().Format(time.RFC3339)) + `}`)
+}
 
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)

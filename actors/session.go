@@ -16,6 +16,12 @@ type TokenVerifier interface {
 	Verify(token string) (auth.Claims, error)
 }
 
+// TokenIssuer mints the token of an in-band refresh; *auth.Issuer implements it.
+type TokenIssuer interface {
+	Issue(subject string, perms []auth.Perm, ttl time.Duration) (string, auth.Claims, error)
+	MaxLifetime() time.Duration
+}
+
 // SessionConfig is what every session shares. The zero value of each duration or count means
 // the default named beside it.
 type SessionConfig struct {
@@ -40,6 +46,8 @@ type SessionConfig struct {
 	ReplayPage int
 	// ReplayHighWater pauses a replay while more frames than this are queued (default 64).
 	ReplayHighWater int
+	// RefreshWindow is how long before expiry a token may be refreshed in-band (default 1 h).
+	RefreshWindow time.Duration
 	// Version is sent in the welcome message.
 	Version string
 }
@@ -66,6 +74,9 @@ func (c SessionConfig) withDefaults() SessionConfig {
 	if c.ReplayHighWater <= 0 {
 		c.ReplayHighWater = 64
 	}
+	if c.RefreshWindow <= 0 {
+		c.RefreshWindow = time.Hour
+	}
 	return c
 }
 
@@ -77,6 +88,12 @@ type SessionDeps struct {
 	Clock       clock.Clock
 	Stats       *Stats
 	Logger      *slog.Logger
+	// Issuer mints refreshed tokens; nil refuses refresh.
+	Issuer TokenIssuer
+	// Auditor receives auth successes, failures and refreshes; nil records nothing.
+	Auditor Auditor
+	// Revoked reports whether a session's token was revoked; nil means never.
+	Revoked func(auth.Claims) bool
 }
 
 type sessionState uint8
@@ -113,6 +130,8 @@ type session struct {
 	peer  Peer
 	log   *slog.Logger
 	state sessionState
+	// opening is how the connection started: its peer and any header authentication.
+	opening *StartSession
 
 	gen    uint64
 	timer  clock.Timer
@@ -130,15 +149,16 @@ type session struct {
 	replay     *replay
 }
 
-// NewSessionProps returns the props of a session serving peer.
-func NewSessionProps(deps *SessionDeps, peer Peer) *actor.Props {
+// NewSessionProps returns the props of a session for the connection start describes.
+func NewSessionProps(deps *SessionDeps, start *StartSession) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		cfg := deps.Config.withDefaults()
 		return &session{
-			deps: deps,
-			cfg:  cfg,
-			peer: peer,
-			log:  deps.Logger.With("remote", peer.Remote()),
+			deps:    deps,
+			cfg:     cfg,
+			peer:    start.Peer,
+			opening: start,
+			log:     deps.Logger.With("remote", start.Peer.Remote()),
 		}
 	})
 }
@@ -163,6 +183,8 @@ func (s *session) Receive(ctx actor.Context) {
 		s.continueReplay(ctx)
 	case *PeerGone:
 		s.closeWith(ctx, CloseNormal, "")
+	case *RevocationsChanged:
+		s.onRevocationsChanged(ctx)
 	case *ServerShutdown:
 		s.closeWith(ctx, CloseGoingAway, "server shutting down")
 	case *actor.Stopping:
@@ -183,6 +205,10 @@ func (s *session) start(ctx actor.Context) {
 	s.minSat = satFromBTC(s.cfg.DefaultMinBTC)
 	if s.cfg.NoAuth {
 		s.authenticate(ctx, noAuthClaims(s.deps.Clock.Now()), nil)
+		return
+	}
+	if s.opening.Claims != nil {
+		s.authenticate(ctx, *s.opening.Claims, s.opening.Since)
 		return
 	}
 	s.schedule(ctx, s.cfg.AuthTimeout, func(gen uint64) any { return &authDeadline{gen: gen} })
@@ -216,7 +242,13 @@ func (s *session) onTokenExpiry(ctx actor.Context, msg *tokenExpiry) {
 	if msg.gen != s.gen || s.state != stateAuthenticated {
 		return
 	}
-	s.log.Info("session token expired", "client", s.claims.Subject)
+	s.expire(ctx)
+}
+
+// expire tells the client its token expired and closes with 4003.
+func (s *session) expire(ctx actor.Context) {
+	s.log.Info("session token expired")
+	s.peer.Send(errorFrame(ErrCodeTokenExpired, "the token expired: reconnect with a new one"))
 	s.closeWith(ctx, CloseAuthFailed, "token expired")
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/internal/auth"
+	"github.com/whalecast/whalecast/persistence"
 )
 
 // onFrame is the state machine's entry for client messages.
@@ -25,19 +26,36 @@ func (s *session) onFrame(ctx actor.Context, f *ClientFrame) {
 func (s *session) onFirstFrame(ctx actor.Context, f *ClientFrame) {
 	m, err := parseClientMessage(f.Data)
 	if f.Binary || err != nil || m.Type != "auth" || m.Token == "" {
-		s.deps.Stats.AuthFailures.Add(1)
-		s.log.Info("session auth rejected", "reason", "malformed")
+		s.authFailed("malformed")
 		s.closeWith(ctx, CloseMalformed, "expected an auth message")
 		return
 	}
 	claims, err := s.deps.Config.Verifier.Verify(m.Token)
 	if err != nil {
-		s.deps.Stats.AuthFailures.Add(1)
-		s.log.Info("session auth rejected", "reason", authReason(err))
-		s.closeWith(ctx, CloseAuthFailed, "authentication failed: "+authReason(err))
+		reason := authReason(err)
+		s.authFailed(reason)
+		s.closeWith(ctx, CloseAuthFailed, "authentication failed: "+reason)
 		return
 	}
 	s.authenticate(ctx, claims, m.Since)
+}
+
+// authFailed counts, logs and audits a refused authentication. The reason is a stable code;
+// nothing the client sent is recorded.
+func (s *session) authFailed(reason string) {
+	s.deps.Stats.AuthFailures.Add(1)
+	s.log.Info("session auth rejected", "reason", reason)
+	s.audit(persistence.AuditEvent{Type: persistence.AuditAuthFailure, Reason: reason})
+}
+
+// audit hands an event, stamped with the client's address, to the auditor.
+func (s *session) audit(ev persistence.AuditEvent) {
+	if s.deps.Auditor == nil {
+		return
+	}
+	ev.Remote = s.peer.Remote()
+	ev.Time = s.deps.Clock.Now().UTC()
+	s.deps.Auditor.Audit(ev)
 }
 
 // authReason is the stable reason code of a verification error; it never holds the token.
@@ -67,6 +85,10 @@ func (s *session) authenticate(ctx actor.Context, claims auth.Claims, since *uin
 	s.deps.Stats.ConnsAuthenticated.Add(1)
 	s.log = s.log.With("client", claims.Subject)
 	s.log.Info("session authenticated", "perms", permStrings(claims.Perms))
+	if !s.cfg.NoAuth {
+		s.audit(persistence.AuditEvent{Type: persistence.AuditAuthSuccess,
+			Client: claims.Subject, KeyID: claims.KeyID, TokenID: claims.ID})
+	}
 
 	ttl := claims.ExpiresAt.Sub(s.deps.Clock.Now())
 	s.schedule(ctx, ttl, func(gen uint64) any { return &tokenExpiry{gen: gen} })

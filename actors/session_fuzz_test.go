@@ -84,7 +84,8 @@ func FuzzClientFrame(f *testing.F) {
 		e.send(pid, string(later))
 		answer := peer.next(t, 1)[0]
 		switch a := answers([]serverFrame{answer})[0]; a {
-		case "pong", "subscribed", "error:bad_request", "error:forbidden":
+		case "pong", "subscribed", "auth_success", "error:bad_request", "error:forbidden",
+			"error:refresh_too_early":
 		case "whale_alert":
 			t.Fatalf("a whale_alert with an empty store")
 		default:

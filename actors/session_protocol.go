@@ -13,8 +13,11 @@ func (s *session) onAuthenticatedFrame(ctx actor.Context, f *ClientFrame) {
 		return
 	}
 	if !s.deps.Clock.Now().Before(s.claims.ExpiresAt) {
-		s.log.Info("session token expired")
-		s.closeWith(ctx, CloseAuthFailed, "token expired")
+		s.expire(ctx)
+		return
+	}
+	if s.revoked() {
+		s.revoke(ctx)
 		return
 	}
 
@@ -30,6 +33,8 @@ func (s *session) onAuthenticatedFrame(ctx actor.Context, f *ClientFrame) {
 		s.onSubscribe(ctx, m)
 	case "auth":
 		s.onLateAuth(ctx, m)
+	case "refresh":
+		s.onRefresh(ctx)
 	default:
 		s.send(ctx, errorFrame(ErrCodeBadRequest, "unknown message type"))
 	}
@@ -68,7 +73,8 @@ func (s *session) onSubscribe(ctx actor.Context, m clientMessage) {
 		return
 	}
 	s.minSat = satFromBTC(*m.MinBTC)
-	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), MinSat: s.minSat})
+	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), MinSat: s.minSat,
+		Receive: s.claims.Has(auth.PermRead)})
 	s.send(ctx, subscribedFrame(*m.MinBTC))
 }
 
@@ -76,7 +82,11 @@ func (s *session) onSubscribe(ctx actor.Context, m clientMessage) {
 // authenticated before the client spoke, so the client's first auth message is still allowed
 // to resume with since, as long as no live alert has been sent yet (order would break).
 func (s *session) onLateAuth(ctx actor.Context, m clientMessage) {
-	if !s.cfg.NoAuth || s.sentLive || s.replay != nil || s.resumed {
+	if !s.cfg.NoAuth {
+		s.reauthenticate(ctx, m)
+		return
+	}
+	if s.sentLive || s.replay != nil || s.resumed {
 		s.send(ctx, errorFrame(ErrCodeBadRequest, "already authenticated"))
 		return
 	}

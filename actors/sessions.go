@@ -22,10 +22,14 @@ func NewSessionsProps(deps *SessionDeps) *actor.Props {
 func (s *sessions) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *StartSession:
-		pid := ctx.Spawn(NewSessionProps(s.deps, msg.Peer))
+		pid := ctx.Spawn(NewSessionProps(s.deps, msg))
 		ctx.Respond(&SessionStarted{PID: pid})
 	case *CountSessions:
 		ctx.Respond(len(ctx.Children()))
+	case *RevocationsChanged:
+		for _, c := range ctx.Children() {
+			ctx.Send(c, msg)
+		}
 	case *ServerShutdown:
 		children := ctx.Children()
 		s.deps.Logger.Info("closing sessions", slog.Int("sessions", len(children)))

@@ -29,6 +29,12 @@ type Stats struct {
 	SourceErrors    atomic.Int64
 	ActorFailures   atomic.Int64
 	ActorRestarts   atomic.Int64
+
+	TokensRefreshed atomic.Int64
+	SessionsRevoked atomic.Int64
+	IPBans          atomic.Int64
+	AuditWritten    atomic.Int64
+	AuditDropped    atomic.Int64
 }
 
 // NewStats returns counters whose uptime starts at now.
@@ -59,6 +65,11 @@ type Snapshot struct {
 	SourceErrors       int64 `json:"source_errors"`
 	ActorFailures      int64 `json:"actor_failures"`
 	ActorRestarts      int64 `json:"actor_restarts"`
+	TokensRefreshed    int64 `json:"tokens_refreshed"`
+	SessionsRevoked    int64 `json:"sessions_revoked"`
+	IPBans             int64 `json:"ip_bans"`
+	AuditWritten       int64 `json:"audit_written"`
+	AuditDropped       int64 `json:"audit_dropped"`
 }
 
 // Snapshot copies the counters; now gives the uptime.
@@ -83,6 +94,11 @@ func (s *Stats) Snapshot(now time.Time) Snapshot {
 	out.SourceErrors = s.SourceErrors.Load()
 	out.ActorFailures = s.ActorFailures.Load()
 	out.ActorRestarts = s.ActorRestarts.Load()
+	out.TokensRefreshed = s.TokensRefreshed.Load()
+	out.SessionsRevoked = s.SessionsRevoked.Load()
+	out.IPBans = s.IPBans.Load()
+	out.AuditWritten = s.AuditWritten.Load()
+	out.AuditDropped = s.AuditDropped.Load()
 	return out
 }
 
