@@ -62,7 +62,7 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 			envSecret, envTokenExpiry, envRateLimit, envRateWindow)
 	}
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		return cfg, usageError(err)
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))

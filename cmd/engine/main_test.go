@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/whalecast/whalecast/internal/btcdtest"
+	"github.com/whalecast/whalecast/internal/clock"
+	"github.com/whalecast/whalecast/system"
+)
+
+// childArgsEnv, when set, makes the test binary run the engine's command line it holds (a
+// JSON array) instead of the tests, so that a test can run `engine serve` as a process.
+const childArgsEnv = "WHALECAST_ENGINE_CHILD_ARGS"
+
+func TestMain(m *testing.M) {
+	if raw, ok := os.LookupEnv(childArgsEnv); ok {
+		var args []string
+		if err := json.Unmarshal([]byte(raw), &args); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", childArgsEnv, err)
+			os.Exit(3)
+		}
+		os.Exit(run(args, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// Deadlines of the helpers; they bound waits that normally end in milliseconds.
+const (
+	waitTimeout = 20 * time.Second
+)
+
+// testSecret is a WEBSOCKET_SECRET_KEY for these tests: 40 bytes.
+const testSecret = "whalecast-cmd-engine-tests-secret-012345"
+
+// The whales of mainnet block 277647 at the default threshold of 100 BTC, in block order.
+var wantWhales = []string{
+	"d385205568e5420bc73b190ede001678730d42744d0716d2c5c2b6467cf73082",
+	"5143ba5524d21b646de5cd5a1ab6ee7b7823a59c87a347d3b5339e9f977e7dcd",
+	"712db987272743dd6e02bdd00fd8a0718bbfd04d13495a97eb70cdc42c010b1e",
+}
+
+// clearEnv unsets every variable the engine reads, for the rest of the test.
+func clearEnv(tb testing.TB) {
+	tb.Helper()
+	for _, name := range []string{envSecret, envTokenExpiry, envRateLimit, envRateWindow} {
+		tb.Setenv(name, "")
+	}
+}
+
+// runCmd runs a command line in process and returns its exit code and outputs.
+func runCmd(tb testing.TB, args ...string) (code int, stdout, stderr string) {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// startEngine serves an engine on 127.0.0.1 port 0 that replays block 277647 into dataDir,
+// with secret (empty: dataDir/secret.key); it returns the engine's address.
+func startEngine(tb testing.TB, dataDir, secret string) string {
+	tb.Helper()
+	cfg := system.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = dataDir
+	cfg.Secret = secret
+	cfg.Source = "replay:" + btcdtest.Block277647(tb)
+	cfg.Rate = 0
+	eng, err := system.Open(cfg, slog.New(slog.DiscardHandler), clock.Real{})
+	if err != nil {
+		tb.Fatalf("open engine: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = eng.Shutdown(context.Background())
+		tb.Fatalf("listen: %v", err)
+	}
+	if err := eng.Start(); err != nil {
+		_ = ln.Close()
+		_ = eng.Shutdown(context.Background())
+		tb.Fatalf("start engine: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- eng.Serve(ln) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := eng.Shutdown(ctx); err != nil {
+			tb.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			tb.Errorf("serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// serverMsg is the part of the engine's WebSocket messages these tests read.
+type serverMsg struct {
+	Type        string   `json:"type"`
+	Seq         uint64   `json:"seq"`
+	ClientID    string   `json:"client_id"`
+	Permissions []string `json:"permissions"`
+	ExpiresAt   string   `json:"expires_at"`
+	Data        struct {
+		TxID     string `json:"txid"`
+		ValueSat int64  `json:"value_sat"`
+	} `json:"data"`
+}
+
+// wsSession dials wsURL and authenticates with tok and since; it returns the connection
+// and the auth_success message. The connection is closed when the test ends.
+func wsSession(tb testing.TB, wsURL, tok string, since uint64) (*websocket.Conn, serverMsg) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	c, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL, nil)
+	if err != nil {
+		tb.Fatalf("dial %s: %v", wsURL, err)
+	}
+	_ = resp.Body.Close()
+	tb.Cleanup(func() { _ = c.Close() })
+
+	auth := fmt.Sprintf(`{"type":"auth","token":%q,"since":%d}`, tok, since)
+	_ = c.SetWriteDeadline(time.Now().Add(waitTimeout))
+	if err := c.WriteMessage(websocket.TextMessage, []byte(auth)); err != nil {
+		tb.Fatalf("send auth: %v", err)
+	}
+	ok := readMsg(tb, c)
+	if ok.Type != "auth_success" {
+		tb.Fatalf("answer to auth: got type %q, want auth_success", ok.Type)
+	}
+	return c, ok
+}
+
+// readMsg reads one message within waitTimeout.
+func readMsg(tb testing.TB, c *websocket.Conn) serverMsg {
+	tb.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	_, data, err := c.ReadMessage()
+	if err != nil {
+		tb.Fatalf("read: %v", err)
+	}
+	var m serverMsg
+	if err := json.Unmarshal(data, &m); err != nil {
+		tb.Fatalf("decode %q: %v", data, err)
+	}
+	return m
+}
+
+// checkWhales reads welcome and the three whales of block 277647, in order, from c.
+func checkWhales(tb testing.TB, c *websocket.Conn) {
+	tb.Helper()
+	if m := readMsg(tb, c); m.Type != "welcome" {
+		tb.Fatalf("after auth_success: got type %q, want welcome", m.Type)
+	}
+	for i, want := range wantWhales {
+		m := readMsg(tb, c)
+		if m.Type != "whale_alert" || m.Seq != uint64(i+1) || m.Data.TxID != want {
+			tb.Fatalf("alert %d: got %s seq %d txid %s, want whale_alert seq %d txid %s",
+				i+1, m.Type, m.Seq, m.Data.TxID, i+1, want)
+		}
+		if i == 1 && m.Data.ValueSat != 92_700_000_000 {
+			tb.Errorf("alert 2: got value_sat %d, want 92700000000", m.Data.ValueSat)
+		}
+	}
+}
+
+// getStatus sends GET url with tok as Bearer token (none when empty) and returns the status
+// and body.
+func getStatus(tb testing.TB, url, tok string) (int, string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatalf("request %s: %v", url, err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		tb.Fatalf("GET %s: read body: %v", url, err)
+	}
+	return resp.StatusCode, strings.TrimSpace(string(body))
+}
