@@ -637,8 +637,13 @@ func spawnRecorder(tb testing.TB, sys *actor.ActorSystem) (*recorder, *actor.PID
 		switch m := ctx.Message().(type) {
 		case *actors.Candidate:
 			r.candidates = append(r.candidates, m.Alert)
+			if m.AckTo != nil {
+				// The recorder stands in for the store: the alert counts as done.
+				r.acked++
+				r.acks++
+			}
 		case *actors.Processed:
-			r.acked = max(r.acked, m.Upto)
+			r.acked += m.N
 			r.acks++
 		}
 	}))

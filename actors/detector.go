@@ -21,6 +21,10 @@ type detector struct {
 	stats *Stats
 	log   *slog.Logger
 	seen  *seenSet
+
+	// current is the transaction being handled. If handling it panics, the failed instance
+	// still acknowledges it when told it restarts or stops, so the source loses no credit.
+	current *Tx
 }
 
 // NewDetectorProps returns the detector's props. The set of seen txids outlives restarts.
@@ -39,14 +43,39 @@ func (d *detector) Receive(ctx actor.Context) {
 		d.detect(ctx, msg)
 	case *actor.Restarting:
 		d.log.Warn("detector restarting")
+		d.release(ctx)
+	case *actor.Stopping:
+		d.release(ctx)
 	}
 }
 
-func (d *detector) detect(ctx actor.Context, m *Tx) {
-	if m.ReplyTo != nil {
-		defer ctx.Send(m.ReplyTo, &Processed{Upto: m.Ordinal})
+func (d *detector) release(ctx actor.Context) {
+	if m := d.current; m != nil && m.ReplyTo != nil {
+		ctx.Send(m.ReplyTo, &Processed{N: 1})
 	}
+	d.current = nil
+}
+
+// detect handles one transaction. It acknowledges it to the source at once, unless it is a
+// whale: then the store acknowledges it once the alert is durable.
+func (d *detector) detect(ctx actor.Context, m *Tx) {
 	d.stats.TxsReceived.Add(1)
+	d.current = m
+	a, ok := d.whale(m)
+	d.current = nil
+	if ok {
+		d.stats.AlertsDetected.Add(1)
+		ctx.Send(d.store, &Candidate{Alert: a, AckTo: m.ReplyTo})
+		return
+	}
+	if m.ReplyTo != nil {
+		ctx.Send(m.ReplyTo, &Processed{N: 1})
+	}
+}
+
+// whale decodes the transaction and returns its alert if a rule matches and the txid was
+// not alerted yet.
+func (d *detector) whale(m *Tx) (alert.Alert, bool) {
 
 	tx := m.Msg
 	if tx == nil {
@@ -54,20 +83,19 @@ func (d *detector) detect(ctx actor.Context, m *Tx) {
 		if tx, err = bitcoin.DecodeTx(m.Raw); err != nil {
 			d.stats.TxDecodeErrors.Add(1)
 			d.log.Warn("transaction rejected", "err", err, "bytes", len(m.Raw))
-			return
+			return alert.Alert{}, false
 		}
 	}
 	sum := bitcoin.Summarize(tx)
 	a, ok := d.match(sum, m.SeenAt)
 	if !ok {
-		return
+		return alert.Alert{}, false
 	}
 	if !d.seen.add(sum.TxID) {
 		d.stats.DuplicateTxs.Add(1)
-		return
+		return alert.Alert{}, false
 	}
-	d.stats.AlertsDetected.Add(1)
-	ctx.Send(d.store, &Candidate{Alert: a})
+	return a, true
 }
 
 // match returns the alert of the first rule that matches.

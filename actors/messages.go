@@ -25,15 +25,19 @@ type Tx struct {
 	ReplyTo *actor.PID
 }
 
-// Processed acknowledges every transaction of a source up to and including Upto. The source
-// uses it to bound how many transactions are in flight.
+// Processed tells a source that N more of its transactions are done: dropped by the
+// detector, or, for a whale, durable in the store. The source keeps sent minus done under
+// its window, so a slow disk slows the source instead of filling a queue, and a failed store
+// stops ingestion.
 type Processed struct {
-	Upto uint64
+	N uint64
 }
 
 // Candidate asks the store to number, persist and then publish an alert.
 type Candidate struct {
 	Alert alert.Alert
+	// AckTo receives Processed once the alert is durable (or refused); nil for none.
+	AckTo *actor.PID
 }
 
 // Entry is one persisted alert as the broadcaster receives it: the stored record plus the

@@ -89,7 +89,7 @@ func (s *source) Receive(ctx actor.Context) {
 			s.pump(ctx)
 		}
 	case *Processed:
-		s.acked = max(s.acked, msg.Upto)
+		s.acked = min(s.acked+msg.N, s.sent)
 		if s.cfg.Rate <= 0 {
 			s.pump(ctx)
 		}

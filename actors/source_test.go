@@ -46,7 +46,7 @@ func (d *stingyDetector) receive(ctx actor.Context) {
 	d.maxOpen = max(d.maxOpen, open)
 	if d.window > 0 && open >= d.window {
 		d.acked++
-		ctx.Send(m.ReplyTo, &actors.Processed{Upto: d.acked})
+		ctx.Send(m.ReplyTo, &actors.Processed{N: 1})
 	}
 }
 
@@ -164,7 +164,7 @@ func TestSourceWindowBound(t *testing.T) {
 			// Started (the first pump) runs before any message; the acknowledgement and the
 			// poison follow in order, so every send is done when the source has stopped.
 			if tt.acked > 0 {
-				sys.Root.Send(src, &actors.Processed{Upto: tt.acked})
+				sys.Root.Send(src, &actors.Processed{N: tt.acked})
 			}
 			if err := sys.Root.PoisonFuture(src).Wait(); err != nil {
 				t.Fatalf("stop source: %v", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -41,15 +42,16 @@ type storeActor struct {
 
 // commitState outlives a restart of the store actor so that queued alerts survive it.
 type commitState struct {
-	pending []alert.Alert
-	writing bool
-	failed  bool
-	wg      sync.WaitGroup
+	pending  []Candidate
+	writing  bool
+	failed   bool
+	lastLoss time.Time
+	wg       sync.WaitGroup
 }
 
 type batchDone struct {
 	stored []alert.Stored
-	size   int
+	batch  []Candidate
 	err    error
 }
 
@@ -67,7 +69,7 @@ func NewStoreProps(store AlertStore, broadcaster *actor.PID, stats *Stats,
 func (s *storeActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *Candidate:
-		s.enqueue(ctx, msg.Alert)
+		s.enqueue(ctx, *msg)
 	case *batchDone:
 		s.done(ctx, msg)
 	case *actor.Stopping:
@@ -75,36 +77,71 @@ func (s *storeActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (s *storeActor) enqueue(ctx actor.Context, a alert.Alert) {
+func (s *storeActor) enqueue(ctx actor.Context, c Candidate) {
 	if s.failed || len(s.pending) >= MaxStorePending {
-		s.stats.AlertsLost.Add(1)
-		s.log.Error("alert not stored", "txid", a.TxID, "failed", s.failed,
-			"pending", len(s.pending))
+		s.lose(c.Alert.TxID)
 		return
 	}
-	s.pending = append(s.pending, a)
+	s.pending = append(s.pending, c)
 	if !s.writing {
 		s.flush(ctx)
 	}
 }
 
-// flush hands the pending alerts, at most persistence.MaxBatch, to a writer goroutine; its
-// result comes back as batchDone.
-func (s *storeActor) flush(ctx actor.Context) {
+// lose counts an alert that will not be stored and logs it, at most once a second with the
+// running count, so that a failed disk costs one log line per second and not one per alert.
+func (s *storeActor) lose(txid string) {
+	lost := s.stats.AlertsLost.Add(1)
+	if now := time.Now(); now.Sub(s.lastLoss) >= time.Second {
+		s.lastLoss = now
+		s.log.Error("alert not stored", "txid", txid, "failed", s.failed,
+			"pending", len(s.pending), "lost_total", lost)
+	}
+}
+
+// take removes up to persistence.MaxBatch candidates from the queue.
+func (s *storeActor) take() []Candidate {
 	n := min(len(s.pending), persistence.MaxBatch)
 	batch := s.pending[:n:n]
 	s.pending = s.pending[n:]
 	if len(s.pending) == 0 {
 		s.pending = nil
 	}
+	return batch
+}
+
+func alertsOf(batch []Candidate) []alert.Alert {
+	out := make([]alert.Alert, len(batch))
+	for i, c := range batch {
+		out[i] = c.Alert
+	}
+	return out
+}
+
+// flush hands the next batch to a writer goroutine; its result comes back as batchDone.
+func (s *storeActor) flush(ctx actor.Context) {
+	batch := s.take()
 	s.writing = true
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		stored, err := s.store.Append(batch)
-		root.Send(self, &batchDone{stored: stored, size: len(batch), err: err})
+		stored, err := s.store.Append(alertsOf(batch))
+		root.Send(self, &batchDone{stored: stored, batch: batch, err: err})
 	}()
+}
+
+// ack tells each source how many of its transactions the batch finished.
+func ack(ctx actor.Context, batch []Candidate) {
+	counts := map[*actor.PID]uint64{}
+	for _, c := range batch {
+		if c.AckTo != nil {
+			counts[c.AckTo]++
+		}
+	}
+	for pid, n := range counts {
+		ctx.Send(pid, &Processed{N: n})
+	}
 }
 
 func (s *storeActor) done(ctx actor.Context, d *batchDone) {
@@ -112,12 +149,14 @@ func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 	switch {
 	case errors.Is(d.err, persistence.ErrInvalidBatch):
 		// A refused batch leaves the store healthy: count and report it, go on.
-		s.stats.AlertsLost.Add(int64(d.size))
-		s.log.Error("alert batch refused", "err", d.err, "lost", d.size)
+		s.stats.AlertsLost.Add(int64(len(d.batch)))
+		s.log.Error("alert batch refused", "err", d.err, "lost", len(d.batch))
 	case d.err != nil:
-		s.fail(d.err, d.size)
+		// No acknowledgement: the sources stall at their window, so ingestion stops.
+		s.fail(d.err, len(d.batch))
 		return
 	}
+	ack(ctx, d.batch)
 	s.stats.AlertsStored.Add(int64(len(d.stored)))
 	if len(d.stored) > 0 {
 		ctx.Send(s.broadcaster, &Published{Entries: entries(d.stored)})
@@ -143,10 +182,8 @@ func (s *storeActor) fail(err error, batch int) {
 func (s *storeActor) drain(ctx actor.Context) {
 	s.wg.Wait()
 	for !s.failed && len(s.pending) > 0 {
-		n := min(len(s.pending), persistence.MaxBatch)
-		batch := s.pending[:n]
-		s.pending = s.pending[n:]
-		stored, err := s.store.Append(batch)
+		batch := s.take()
+		stored, err := s.store.Append(alertsOf(batch))
 		if err != nil {
 			s.fail(err, len(batch))
 			return

@@ -14,7 +14,7 @@ import (
 // Queue and timing limits of one WebSocket connection.
 const (
 	// MaxQueuedFrames bounds a connection's outbound queue in frames.
-	MaxQueuedFrames = 256
+	MaxQueuedFrames = 1024
 	// MaxQueuedBytes bounds a connection's outbound queue in bytes.
 	MaxQueuedBytes = 1 << 20
 	// MaxInflightFrames bounds client frames read but not yet handled by the session; the

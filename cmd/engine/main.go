@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/whalecast/whalecast/system"
 )
 
 const usage = `Whalecast watches Bitcoin transactions for whales and pushes alerts to clients.
@@ -56,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, system.ErrConfig):
 		fmt.Fprintf(stderr, "engine %s: %v\n", cmd, err)
 		return 2
 	default:
