@@ -7,6 +7,9 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/whalecast/whalecast/internal/auth"
+	"github.com/whalecast/whalecast/transport"
 )
 
 // Defaults of Config. docs/operations.md and `engine serve --help` show the same values.
@@ -22,6 +25,8 @@ const (
 	DefaultRateLimit   = 100
 	DefaultRateWindow  = 60 * time.Second
 	DefaultRetention   = 90 * 24 * time.Hour
+
+	DefaultRefreshWindow = time.Hour
 )
 
 // Config is the engine's whole configuration. cmd/engine fills it from flags and the
@@ -58,8 +63,30 @@ type Config struct {
 	Retention time.Duration
 	// LogLevel is the lowest level logged.
 	LogLevel slog.Level
-	// Secret is WEBSOCKET_SECRET_KEY when set; empty means DataDir/secret.key.
+	// Secret is WEBSOCKET_SECRET_KEY when set; empty means the key ring in DataDir/keys.json.
 	Secret string
+
+	// MaxTokenLifetime is the longest exp - iat a token may have (default 7 days).
+	MaxTokenLifetime time.Duration
+	// TokenIssuer, when set, is the iss every token must carry (and refreshed ones get).
+	TokenIssuer string
+	// TokenAudience, when set, is the aud every token must carry.
+	TokenAudience string
+	// TokenLeeway is the clock skew tolerated on exp, iat and nbf (at most 30 s).
+	TokenLeeway time.Duration
+	// RefreshWindow is how long before expiry a session may refresh its token in-band.
+	RefreshWindow time.Duration
+	// AllowedOrigins lists the browser origins (scheme://host[:port]) allowed to open a
+	// WebSocket besides the engine's own; "*" allows any. Clients that send no Origin (not
+	// browsers) are always allowed.
+	AllowedOrigins []string
+	// TrustedProxies lists the proxies (IPs or CIDRs, comma-separated) whose
+	// X-Forwarded-For names the client; empty trusts none.
+	TrustedProxies string
+	// Guard caps connections and bans IPs after repeated auth failures.
+	Guard transport.GuardConfig
+	// TLSCert and TLSKey, both set, serve https and wss only (TLS 1.2 at least).
+	TLSCert, TLSKey string
 }
 
 // DefaultConfig returns the configuration of a bare `engine serve`.
@@ -76,6 +103,9 @@ func DefaultConfig() Config {
 		RateWindow:  DefaultRateWindow,
 		Retention:   DefaultRetention,
 		LogLevel:    slog.LevelInfo,
+
+		MaxTokenLifetime: auth.DefaultMaxLifetime,
+		RefreshWindow:    DefaultRefreshWindow,
 	}
 }
 
@@ -106,6 +136,23 @@ func (c Config) Validate() error {
 			ErrConfig)
 	case c.Retention < 0:
 		return fmt.Errorf("%w: --retention must not be negative", ErrConfig)
+	case c.MaxTokenLifetime <= 0:
+		return fmt.Errorf("%w: --max-token-lifetime must be positive", ErrConfig)
+	case c.TokenExpiry > c.MaxTokenLifetime:
+		return fmt.Errorf("%w: TOKEN_EXPIRY_HOURS (%v) is over --max-token-lifetime (%v)",
+			ErrConfig, c.TokenExpiry, c.MaxTokenLifetime)
+	case c.TokenLeeway < 0 || c.TokenLeeway > auth.MaxLeeway:
+		return fmt.Errorf("%w: --token-leeway must be from 0 to %v", ErrConfig, auth.MaxLeeway)
+	case c.RefreshWindow <= 0:
+		return fmt.Errorf("%w: --refresh-window must be positive", ErrConfig)
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return fmt.Errorf("%w: --tls-cert and --tls-key go together", ErrConfig)
+	}
+	if _, err := transport.ParseProxyList(c.TrustedProxies); err != nil {
+		return fmt.Errorf("%w: --trusted-proxies: %v", ErrConfig, err)
+	}
+	if err := transport.CheckOrigins(c.AllowedOrigins); err != nil {
+		return fmt.Errorf("%w: --allowed-origins: %v", ErrConfig, err)
 	}
 	if _, _, err := ParseSource(c.Source); err != nil {
 		return err

@@ -28,9 +28,11 @@ type Engine struct {
 	clock    clock.Clock
 	stats    *actors.Stats
 	failure  *actors.Failure
-	store    persistence.Store
+	store    *persistence.Badger
 	ring     *auth.Ring
 	verifier *auth.Verifier
+	issuer   *auth.Issuer
+	access   *access
 	feed     actors.Feed
 
 	stopKeys context.CancelFunc // stops the key ring's reload loop
@@ -56,8 +58,24 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 	e.ring = ring
 	log.Info("token keys loaded", "path", ring.Path(), "setup", setup,
 		"keys", len(ring.List()))
-	if e.verifier, err = auth.NewRingVerifier(ring, clk, auth.VerifierOptions{}); err != nil {
+	revocations := auth.NewRevocations()
+	e.verifier, err = auth.NewRingVerifier(ring, clk, auth.VerifierOptions{
+		Leeway:      cfg.TokenLeeway,
+		MaxLifetime: cfg.MaxTokenLifetime,
+		Issuer:      cfg.TokenIssuer,
+		Audience:    cfg.TokenAudience,
+		Revoked:     revocations.Revoked,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("system: verifier: %w", err)
+	}
+	e.issuer, err = auth.NewRingIssuer(ring, clk, auth.IssuerOptions{
+		MaxLifetime: cfg.MaxTokenLifetime,
+		Issuer:      cfg.TokenIssuer,
+		Audience:    cfg.TokenAudience,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("system: issuer: %w", err)
 	}
 
 	if e.feed, err = OpenFeed(cfg); err != nil {
@@ -71,6 +89,18 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 	if err != nil {
 		_ = e.feed.Close()
 		return nil, fmt.Errorf("system: open store: %w", err)
+	}
+	e.access = &access{
+		store:       e.store,
+		revocations: revocations,
+		clock:       clk,
+		log:         log.With("component", "access"),
+		maxLifetime: cfg.MaxTokenLifetime,
+	}
+	if err := e.access.load(); err != nil {
+		_ = e.feed.Close()
+		_ = e.store.Close()
+		return nil, err
 	}
 	return e, nil
 }
@@ -97,6 +127,12 @@ func OpenFeed(cfg Config) (actors.Feed, error) {
 func (e *Engine) Start() error {
 	e.stats = actors.NewStats(e.clock.Now())
 	e.system = actor.NewActorSystemWithConfig(actorSystemConfig(e.log))
+	proxies, err := transport.ParseProxyList(e.cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("system: %w", err)
+	}
+	guard := transport.NewGuard(e.cfg.Guard, e.clock)
+	e.access.root, e.access.guard, e.access.stats = e.system.Root, guard, e.stats
 	t, err := spawnTree(e.system, treeConfig{
 		cfg:     e.cfg,
 		store:   e.store,
@@ -105,13 +141,16 @@ func (e *Engine) Start() error {
 		failure: e.failure,
 		clock:   e.clock,
 		log:     e.log,
+		access:  e.access,
+		issuer:  e.issuer,
 		session: actors.SessionConfig{
-			Verifier:    e.verifier,
-			NoAuth:      e.cfg.NoAuth,
-			AuthTimeout: e.cfg.AuthTimeout,
-			RateLimit:   e.cfg.RateLimit,
-			RateWindow:  e.cfg.RateWindow,
-			Version:     Version,
+			Verifier:      e.verifier,
+			NoAuth:        e.cfg.NoAuth,
+			AuthTimeout:   e.cfg.AuthTimeout,
+			RateLimit:     e.cfg.RateLimit,
+			RateWindow:    e.cfg.RateWindow,
+			RefreshWindow: e.cfg.RefreshWindow,
+			Version:       Version,
 		},
 	})
 	if err != nil {
@@ -119,17 +158,26 @@ func (e *Engine) Start() error {
 	}
 	e.tree = t
 	e.server = transport.NewServer(transport.Config{
-		Root:     e.system.Root,
-		Sessions: t.sessions,
-		Verifier: e.verifier,
-		NoAuth:   e.cfg.NoAuth,
-		Alerts:   e.store,
-		LastSeq:  e.store.LastSeq,
-		Stats:    e.stats,
-		Health:   e.Health,
-		Clock:    e.clock,
-		Logger:   e.log,
-		Version:  Version,
+		Root:           e.system.Root,
+		Sessions:       t.sessions,
+		Verifier:       e.verifier,
+		NoAuth:         e.cfg.NoAuth,
+		Alerts:         e.store,
+		LastSeq:        e.store.LastSeq,
+		Stats:          e.stats,
+		Health:         e.Health,
+		Clock:          e.clock,
+		Logger:         e.log,
+		Version:        Version,
+		Security:       e.store,
+		Guard:          guard,
+		Proxies:        proxies,
+		AllowedOrigins: e.cfg.AllowedOrigins,
+		Auditor:        e.access,
+		Revoker:        e.access,
+		Keys:           e.ring,
+		RateLimit:      e.cfg.RateLimit,
+		RateWindow:     e.cfg.RateWindow,
 	})
 	e.watchKeys()
 	e.log.Info("engine started", "config", e.cfg, "last_seq", e.store.LastSeq())
@@ -179,6 +227,9 @@ func (e *Engine) Stats() *actors.Stats { return e.stats }
 
 // Store returns the engine's store (read it only).
 func (e *Engine) Store() persistence.Store { return e.store }
+
+// Security returns the engine's store of security records (read it only).
+func (e *Engine) Security() persistence.SecurityStore { return e.store }
 
 // Shutdown stops the engine in order: no new connections, then the source and the detector,
 // then the store (which writes what it holds), then the sessions (closed with 1001), then the

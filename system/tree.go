@@ -18,7 +18,7 @@ import (
 // treeConfig is what the supervision tree is built from.
 type treeConfig struct {
 	cfg     Config
-	store   persistence.Store
+	store   *persistence.Badger
 	feed    actors.Feed
 	stats   *actors.Stats
 	failure *actors.Failure
@@ -26,11 +26,14 @@ type treeConfig struct {
 	log     *slog.Logger
 	session actors.SessionConfig
 	rules   []actors.Rule
+	access  *access
+	issuer  actors.TokenIssuer
 }
 
 // tree holds the PIDs of the root supervisor's children.
 type tree struct {
 	root        *actor.PID
+	audit       *actor.PID
 	broadcaster *actor.PID
 	store       *actor.PID
 	detector    *actor.PID
@@ -99,6 +102,8 @@ func (r *rootActor) spawn(ctx actor.Context) {
 		return pid
 	}
 	t := &tree{root: ctx.Self()}
+	t.audit = named(actors.NewAuditProps(tc.store, tc.stats, tc.log.With("actor", "audit")),
+		"audit")
 	t.broadcaster = named(actors.NewBroadcasterProps(tc.store.LastSeq(), tc.stats,
 		tc.log.With("actor", "broadcaster")), "broadcaster")
 	t.store = named(actors.NewStoreProps(tc.store, t.broadcaster, tc.stats,
@@ -112,7 +117,11 @@ func (r *rootActor) spawn(ctx actor.Context) {
 		Clock:       tc.clock,
 		Stats:       tc.stats,
 		Logger:      tc.log.With("actor", "session"),
+		Issuer:      tc.issuer,
+		Auditor:     tc.access,
+		Revoked:     tc.access.revocations.Revoked,
 	}), "sessions")
+	tc.access.pids.Store(&accessPIDs{audit: t.audit, sessions: t.sessions})
 	t.source = named(actors.NewSourceProps(tc.feed, actors.SourceConfig{
 		Rate: tc.cfg.SourceRate(),
 		Loop: tc.cfg.Loop,
@@ -138,7 +147,7 @@ func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) error {
 	}
 	root.Send(t.sessions, &actors.ServerShutdown{})
 	errs = append(errs, waitSessions(ctx, system, t.sessions))
-	for _, pid := range []*actor.PID{t.sessions, t.broadcaster, t.root} {
+	for _, pid := range []*actor.PID{t.sessions, t.broadcaster, t.audit, t.root} {
 		errs = append(errs, poison(root, pid))
 	}
 	return errors.Join(errs...)

@@ -14,7 +14,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/whalecast/whalecast/actors"
+	"github.com/whalecast/whalecast/internal/auth"
 	"github.com/whalecast/whalecast/internal/clock"
+	"github.com/whalecast/whalecast/persistence"
 )
 
 // HTTP limits.
@@ -51,6 +53,34 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /healthz.
 	Version string
+
+	// Security holds API keys and the audit log.
+	Security persistence.SecurityStore
+	// Guard caps connections per IP and in total, and bans IPs; nil admits everyone.
+	Guard *Guard
+	// Proxies are the trusted proxies whose X-Forwarded-For names the client.
+	Proxies ProxyList
+	// AllowedOrigins lists browser origins allowed besides the engine's own ("*": any).
+	AllowedOrigins []string
+	// Auditor receives security events (auth failures feed the guard's bans).
+	Auditor actors.Auditor
+	// Revoker revokes tokens and clients for the admin routes.
+	Revoker Revoker
+	// Keys lists the token keys for the admin routes.
+	Keys KeyLister
+	// RateLimit and RateWindow set each API key's and client's REST token bucket.
+	RateLimit  int
+	RateWindow time.Duration
+}
+
+// Revoker persists a revocation and applies it to live sessions; see system.
+type Revoker interface {
+	Revoke(kind, value string, until time.Time, by string) (persistence.Revocation, error)
+}
+
+// KeyLister lists the token keys without their material; *auth.Ring implements it.
+type KeyLister interface {
+	List() []auth.KeyInfo
 }
 
 // Server serves /ws, /healthz and /api/v1/ over one http.Server.
@@ -69,6 +99,7 @@ func NewServer(cfg Config) *Server {
 		ReadBufferSize:   1024,
 		WriteBufferSize:  1024,
 		WriteBufferPool:  &sync.Pool{},
+		CheckOrigin:      originChecker(cfg.AllowedOrigins),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", s.handleWS)
