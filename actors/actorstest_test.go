@@ -229,6 +229,7 @@ type serverFrame struct {
 	Seq         uint64          `json:"seq"`
 	MinBTC      *float64        `json:"min_btc"`
 	Data        json.RawMessage `json:"data"`
+	Token       string          `json:"token"`
 }
 
 func decodeFrame(tb testing.TB, b []byte) serverFrame {
@@ -335,6 +336,8 @@ type engine struct {
 	log      *slog.Logger
 	issuer   *auth.Issuer
 	verifier *auth.Verifier
+	revoked  *auth.Revocations
+	audits   *auditRecorder
 
 	broadcaster *actor.PID
 	store       *actor.PID
@@ -344,10 +347,12 @@ type engine struct {
 func newEngine(tb testing.TB, cfg engineConfig) *engine {
 	tb.Helper()
 	e := &engine{
-		clock: clock.NewFake(testStart),
-		mem:   persistence.NewMemory(),
-		stats: actors.NewStats(testStart),
-		logs:  &logBuffer{},
+		clock:   clock.NewFake(testStart),
+		mem:     persistence.NewMemory(),
+		stats:   actors.NewStats(testStart),
+		logs:    &logBuffer{},
+		revoked: auth.NewRevocations(),
+		audits:  &auditRecorder{},
 	}
 	if cfg.Quiet {
 		e.logs = nil
@@ -393,6 +398,9 @@ func newEngine(tb testing.TB, cfg engineConfig) *engine {
 		Clock:       sessionClock,
 		Stats:       e.stats,
 		Logger:      e.log,
+		Issuer:      e.issuer,
+		Auditor:     e.audits,
+		Revoked:     e.revoked.Revoked,
 	}))
 	tb.Cleanup(func() { e.stop(tb) })
 	return e
@@ -703,4 +711,31 @@ func timeAfter(tb testing.TB) <-chan time.Time {
 	timer := time.NewTimer(waitLimit)
 	tb.Cleanup(func() { timer.Stop() })
 	return timer.C
+}
+
+// auditRecorder keeps the security events sessions report.
+type auditRecorder struct {
+	mu     sync.Mutex
+	events []persistence.AuditEvent
+}
+
+// Audit implements actors.Auditor.
+func (r *auditRecorder) Audit(ev persistence.AuditEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+}
+
+// types returns the recorded event types in order.
+func (r *auditRecorder) types() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, len(r.events))
+	for i, ev := range r.events {
+		out[i] = ev.Type
+		if ev.Reason != "" {
+			out[i] += ":" + ev.Reason
+		}
+	}
+	return out
 }
