@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -102,7 +101,7 @@ func parseClientMessage(data []byte) (clientMessage, error) {
 func decodeField(dec *json.Decoder, key string, m *clientMessage) error {
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
-		return fmt.Errorf("decode %s: %w", key, err)
+		return errNotObject
 	}
 	if string(raw) == "null" {
 		return errBadField
@@ -123,9 +122,37 @@ func decodeField(dec *json.Decoder, key string, m *clientMessage) error {
 		return errBadField
 	}
 	if err := json.Unmarshal(raw, dst); err != nil {
-		return fmt.Errorf("decode %s: %w", key, err)
+		return fieldError{key: key}
 	}
 	return nil
+}
+
+// fieldError is a known field whose value has the wrong type or range. Its text names the
+// field and never repeats the value.
+type fieldError struct{ key string }
+
+func (e fieldError) Error() string {
+	switch e.key {
+	case "since":
+		return "since must be a whole number, 0 or more"
+	case "min_btc":
+		return "min_btc must be a number from 0 to 21000000"
+	default:
+		return e.key + " must be a string"
+	}
+}
+
+// describe turns a parse error into the message of a bad_request answer.
+func describe(err error) string {
+	var fe fieldError
+	switch {
+	case errors.As(err, &fe):
+		return fe.Error()
+	case errors.Is(err, errBadField):
+		return "unknown, repeated or null field"
+	default:
+		return "messages are JSON objects with a type"
+	}
 }
 
 // validMinBTC reports whether a client threshold is a finite amount between 0 and MaxBTC.

@@ -146,7 +146,9 @@ type session struct {
 	ackSeq     uint64
 	sentLive   bool
 	resumed    bool
-	replay     *replay
+	// sinceRefused: the auth message asked for since without read; told after welcome.
+	sinceRefused bool
+	replay       *replay
 }
 
 // NewSessionProps returns the props of a session for the connection start describes.
@@ -276,7 +278,7 @@ func (s *session) send(ctx actor.Context, frame []byte) bool {
 		return true
 	}
 	s.deps.Stats.SlowConsumerCloses.Add(1)
-	s.log.Warn("session slow consumer", "client", s.claims.Subject, "queued", s.peer.Queued())
+	s.log.Warn("session slow consumer", "queued", s.peer.Queued())
 	s.closeWith(ctx, CloseSlowConsumer, "slow_consumer")
 	return false
 }

@@ -26,8 +26,12 @@ func (s *session) onFrame(ctx actor.Context, f *ClientFrame) {
 func (s *session) onFirstFrame(ctx actor.Context, f *ClientFrame) {
 	m, err := parseClientMessage(f.Data)
 	if f.Binary || err != nil || m.Type != "auth" || m.Token == "" {
+		reason := "expected an auth message"
+		if err != nil && !f.Binary {
+			reason = "malformed auth message: " + describe(err)
+		}
 		s.authFailed("malformed")
-		s.closeWith(ctx, CloseMalformed, "expected an auth message")
+		s.closeWith(ctx, CloseMalformed, reason)
 		return
 	}
 	claims, err := s.deps.Config.Verifier.Verify(m.Token)
@@ -101,9 +105,7 @@ func (s *session) authenticate(ctx actor.Context, claims auth.Claims, since *uin
 	if since != nil && canRead {
 		s.replay = &replay{cursor: *since}
 	}
-	if since != nil && !canRead {
-		s.send(ctx, errorFrame(ErrCodeForbidden, "since needs the read permission"))
-	}
+	s.sinceRefused = since != nil && !canRead
 	ctx.Send(s.deps.Broadcaster, &Subscribe{Session: ctx.Self(), Receive: canRead,
 		MinSat: s.minSat})
 }
@@ -126,6 +128,9 @@ func (s *session) onSubscribeAck(ctx actor.Context, ack *SubscribeAck) {
 	s.ackSeq = ack.LastSeq
 	if !s.send(ctx, welcomeFrame(s.cfg.Version, ack.LastSeq)) {
 		return
+	}
+	if s.sinceRefused {
+		s.send(ctx, errorFrame(ErrCodeForbidden, "since needs the read permission"))
 	}
 	if s.replay != nil {
 		s.startReplay(ctx, ack.LastSeq)

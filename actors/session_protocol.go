@@ -22,8 +22,12 @@ func (s *session) onAuthenticatedFrame(ctx actor.Context, f *ClientFrame) {
 	}
 
 	m, err := parseClientMessage(f.Data)
-	if f.Binary || err != nil {
-		s.send(ctx, errorFrame(ErrCodeBadRequest, "messages are JSON objects with a type"))
+	switch {
+	case f.Binary:
+		s.send(ctx, errorFrame(ErrCodeBadRequest, "messages are JSON text frames"))
+		return
+	case err != nil:
+		s.send(ctx, errorFrame(ErrCodeBadRequest, describe(err)))
 		return
 	}
 	switch m.Type {

@@ -79,12 +79,12 @@ func TestReadlessSessionGetsNoAlerts(t *testing.T) {
 		name  string
 		perms []auth.Perm
 		since int64
-		want  []string // frames after auth_success, up to welcome
+		want  []string // frames after auth_success: welcome, then any refusal of since
 	}{
 		{"writer", []auth.Perm{auth.PermWrite}, -1, []string{"welcome"}},
 		{"admin", []auth.Perm{auth.PermAdmin}, -1, []string{"welcome"}},
 		{"writer resuming", []auth.Perm{auth.PermWrite}, 0,
-			[]string{"error:forbidden", "welcome"}},
+			[]string{"welcome", "error:forbidden"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,6 +61,7 @@ type feedState struct {
 	lastTick time.Time
 	credit   float64
 	done     bool
+	passTxs  uint64 // transactions sent in this pass over a looping feed
 }
 
 type sourceTick struct{ gen uint64 }
@@ -134,7 +135,11 @@ func (s *source) pump(ctx actor.Context) {
 func (s *source) sendNext(ctx actor.Context) bool {
 	ftx, err := s.feed.Next()
 	switch {
+	case errors.Is(err, io.EOF) && s.cfg.Loop && s.passTxs == 0:
+		s.stop(errors.New("the replay yields no transaction: not looping over it"))
+		return false
 	case errors.Is(err, io.EOF) && s.cfg.Loop:
+		s.passTxs = 0
 		if err := s.feed.Rewind(); err != nil {
 			s.stop(err)
 		}
@@ -149,6 +154,7 @@ func (s *source) sendNext(ctx actor.Context) bool {
 		return false
 	}
 	s.sent++
+	s.passTxs++
 	ctx.Send(s.detector, &Tx{Ordinal: s.sent, Raw: ftx.Raw, Msg: ftx.Msg,
 		SeenAt: s.clock.Now(), ReplyTo: ctx.Self()})
 	return true
