@@ -400,7 +400,12 @@ func newEngine(tb testing.TB, cfg engineConfig) *engine {
 		Logger:      e.log,
 		Issuer:      e.issuer,
 		Auditor:     e.audits,
-		Revoked:     e.revoked.Revoked,
+		Recheck: func(c auth.Claims) error {
+			if e.revoked.Revoked(c) {
+				return &auth.AuthError{Reason: auth.ReasonRevoked}
+			}
+			return nil
+		},
 	}))
 	tb.Cleanup(func() { e.stop(tb) })
 	return e

@@ -117,9 +117,9 @@ type StartSession struct {
 	Since *uint64
 }
 
-// RevocationsChanged tells every session to check its token against the revocations; a
-// revoked session is closed with 4003.
-type RevocationsChanged struct{}
+// CredentialsChanged tells every session that keys or revocations changed: each rechecks
+// its token and a session whose token no longer holds is closed with 4003.
+type CredentialsChanged struct{}
 
 // SessionStarted answers StartSession.
 type SessionStarted struct {

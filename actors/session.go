@@ -92,8 +92,9 @@ type SessionDeps struct {
 	Issuer TokenIssuer
 	// Auditor receives auth successes, failures and refreshes; nil records nothing.
 	Auditor Auditor
-	// Revoked reports whether a session's token was revoked; nil means never.
-	Revoked func(auth.Claims) bool
+	// Recheck tells whether a session's token still holds (key not retired, not revoked, not
+	// expired); *auth.Verifier's Recheck. nil checks expiry only.
+	Recheck func(auth.Claims) error
 }
 
 type sessionState uint8
@@ -185,8 +186,8 @@ func (s *session) Receive(ctx actor.Context) {
 		s.continueReplay(ctx)
 	case *PeerGone:
 		s.closeWith(ctx, CloseNormal, "")
-	case *RevocationsChanged:
-		s.onRevocationsChanged(ctx)
+	case *CredentialsChanged:
+		s.onCredentialsChanged(ctx)
 	case *ServerShutdown:
 		s.closeWith(ctx, CloseGoingAway, "server shutting down")
 	case *actor.Stopping:
@@ -236,7 +237,7 @@ func (s *session) onAuthDeadline(ctx actor.Context, msg *authDeadline) {
 		return
 	}
 	s.deps.Stats.AuthTimeouts.Add(1)
-	s.log.Info("session auth timeout")
+	s.log.Debug("session auth timeout")
 	s.closeWith(ctx, CloseAuthTimeout, "authentication timeout")
 }
 

@@ -48,7 +48,7 @@ func (s *session) onFirstFrame(ctx actor.Context, f *ClientFrame) {
 // nothing the client sent is recorded.
 func (s *session) authFailed(reason string) {
 	s.deps.Stats.AuthFailures.Add(1)
-	s.log.Info("session auth rejected", "reason", reason)
+	s.log.Debug("session auth rejected", "reason", reason)
 	s.audit(persistence.AuditEvent{Type: persistence.AuditAuthFailure, Reason: reason})
 }
 

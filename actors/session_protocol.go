@@ -12,12 +12,7 @@ func (s *session) onAuthenticatedFrame(ctx actor.Context, f *ClientFrame) {
 	if !s.allow(ctx) {
 		return
 	}
-	if !s.deps.Clock.Now().Before(s.claims.ExpiresAt) {
-		s.expire(ctx)
-		return
-	}
-	if s.revoked() {
-		s.revoke(ctx)
+	if !s.stillValid(ctx) {
 		return
 	}
 

@@ -74,20 +74,44 @@ func (s *session) useClaims(ctx actor.Context, claims auth.Claims) {
 		Receive: claims.Has(auth.PermRead)})
 }
 
-func (s *session) revoked() bool {
-	return s.deps.Revoked != nil && !s.cfg.NoAuth && s.deps.Revoked(s.claims)
+// stillValid rechecks the session's token (expiry, retired key, revocation) and ends the
+// session if it no longer holds. It reports whether the session goes on.
+func (s *session) stillValid(ctx actor.Context) bool {
+	if s.cfg.NoAuth {
+		return true
+	}
+	if !s.deps.Clock.Now().Before(s.claims.ExpiresAt) {
+		s.expire(ctx)
+		return false
+	}
+	if s.deps.Recheck == nil {
+		return true
+	}
+	err := s.deps.Recheck(s.claims)
+	switch reason := authReason(err); {
+	case err == nil:
+		return true
+	case reason == string(auth.ReasonExpired):
+		s.expire(ctx)
+	case reason == string(auth.ReasonUnknownKey):
+		s.invalidate(ctx, "the token's signing key was retired", "token key retired")
+	default:
+		s.invalidate(ctx, "the token was revoked", "token revoked")
+	}
+	return false
 }
 
-// onRevocationsChanged closes the session at once if its token is now revoked.
-func (s *session) onRevocationsChanged(ctx actor.Context) {
-	if s.state == stateAuthenticated && s.revoked() {
-		s.revoke(ctx)
+// onCredentialsChanged rechecks the session's token at once when keys or revocations change.
+func (s *session) onCredentialsChanged(ctx actor.Context) {
+	if s.state == stateAuthenticated {
+		s.stillValid(ctx)
 	}
 }
 
-func (s *session) revoke(ctx actor.Context) {
+// invalidate ends a session whose token no longer holds: token_revoked, then 4003.
+func (s *session) invalidate(ctx actor.Context, message, reason string) {
 	s.deps.Stats.SessionsRevoked.Add(1)
-	s.log.Info("session token revoked", "jti", s.claims.ID)
-	s.peer.Send(errorFrame(ErrCodeTokenRevoked, "the token was revoked"))
-	s.closeWith(ctx, CloseAuthFailed, "token revoked")
+	s.log.Info("session token invalidated", "jti", s.claims.ID, "reason", reason)
+	s.peer.Send(errorFrame(ErrCodeTokenRevoked, message))
+	s.closeWith(ctx, CloseAuthFailed, reason)
 }

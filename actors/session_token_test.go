@@ -157,7 +157,7 @@ func TestRevocationClosesLiveSession(t *testing.T) {
 	e.connect(t, other, auth.PermRead)
 
 	e.revoked.RevokeJTI(claims.ID, claims.ExpiresAt)
-	e.sys.Root.Send(e.sessions, &actors.RevocationsChanged{})
+	e.sys.Root.Send(e.sessions, &actors.CredentialsChanged{})
 	code, reason := victim.waitClosed(t)
 	if code != actors.CloseAuthFailed || reason != "token revoked" {
 		t.Fatalf("close %d %q, want %d token revoked", code, reason, actors.CloseAuthFailed)

@@ -26,7 +26,7 @@ func (s *sessions) Receive(ctx actor.Context) {
 		ctx.Respond(&SessionStarted{PID: pid})
 	case *CountSessions:
 		ctx.Respond(len(ctx.Children()))
-	case *RevocationsChanged:
+	case *CredentialsChanged:
 		for _, c := range ctx.Children() {
 			ctx.Send(c, msg)
 		}

@@ -87,7 +87,7 @@ func (a *access) Revoke(kind, value string, until time.Time, by string) (persist
 	}
 	a.Audit(ev)
 	if pids := a.pids.Load(); pids != nil {
-		a.root.Send(pids.sessions, &actors.RevocationsChanged{})
+		a.root.Send(pids.sessions, &actors.CredentialsChanged{})
 	}
 	return r, nil
 }

@@ -106,6 +106,14 @@ func DefaultConfig() Config {
 
 		MaxTokenLifetime: auth.DefaultMaxLifetime,
 		RefreshWindow:    DefaultRefreshWindow,
+		Guard: transport.GuardConfig{
+			MaxConns:      transport.DefaultMaxConns,
+			MaxConnsPerIP: transport.DefaultMaxConnsPerIP,
+			AttemptsPerIP: transport.DefaultAttemptsPerIP,
+			BanAfter:      transport.DefaultBanAfter,
+			BanWindow:     transport.DefaultBanWindow,
+			BanFor:        transport.DefaultBanFor,
+		},
 	}
 }
 
@@ -148,6 +156,9 @@ func (c Config) Validate() error {
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return fmt.Errorf("%w: --tls-cert and --tls-key go together", ErrConfig)
 	}
+	if err := c.validateGuard(); err != nil {
+		return err
+	}
 	if _, err := transport.ParseProxyList(c.TrustedProxies); err != nil {
 		return fmt.Errorf("%w: --trusted-proxies: %v", ErrConfig, err)
 	}
@@ -156,6 +167,31 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := ParseSource(c.Source); err != nil {
 		return err
+	}
+	return nil
+}
+
+// validateGuard refuses negative guard settings; zero means the guard's default.
+func (c Config) validateGuard() error {
+	g := c.Guard
+	for _, f := range []struct {
+		flag string
+		bad  bool
+	}{
+		{"--max-conns", g.MaxConns < 0},
+		{"--max-conns-per-ip", g.MaxConnsPerIP < 0},
+		{"--conn-rate-per-ip", g.AttemptsPerIP < 0},
+		{"--ban-after", g.BanAfter < 0},
+		{"--ban-window", g.BanWindow < 0},
+		{"--ban-for", g.BanFor < 0},
+	} {
+		if f.bad {
+			return fmt.Errorf("%w: %s must not be negative", ErrConfig, f.flag)
+		}
+	}
+	if g.MaxConns > 0 && g.MaxConnsPerIP > g.MaxConns {
+		return fmt.Errorf("%w: --max-conns-per-ip (%d) is over --max-conns (%d)", ErrConfig,
+			g.MaxConnsPerIP, g.MaxConns)
 	}
 	return nil
 }
@@ -202,5 +238,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("no_auth", c.NoAuth),
 		slog.Bool("test_alerts", c.TestAlerts),
 		slog.Bool("secret_from_env", c.Secret != ""),
+		slog.Bool("tls", c.TLSCert != ""),
+		slog.Int("allowed_origins", len(c.AllowedOrigins)),
+		slog.Bool("trusted_proxies", c.TrustedProxies != ""),
+		slog.Int("max_conns", c.Guard.MaxConns),
+		slog.Int("max_conns_per_ip", c.Guard.MaxConnsPerIP),
 	)
 }

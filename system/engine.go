@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,7 @@ type Engine struct {
 	issuer   *auth.Issuer
 	access   *access
 	feed     actors.Feed
+	tls      *tls.Config // nil serves plain HTTP
 
 	stopKeys context.CancelFunc // stops the key ring's reload loop
 	keysDone chan struct{}      // closed when that loop has returned
@@ -50,6 +52,13 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, log: log, clock: clk, failure: &actors.Failure{}}
+	if cfg.TLSCert != "" {
+		tlsCfg, err := transport.LoadTLS(cfg.TLSCert, cfg.TLSKey, clk.Now())
+		if err != nil {
+			return nil, fmt.Errorf("%w: --tls-cert/--tls-key: %w", ErrConfig, err)
+		}
+		e.tls = tlsCfg
+	}
 
 	ring, setup, err := auth.LoadRing(cfg.DataDir, cfg.Secret)
 	if err != nil {
@@ -143,6 +152,7 @@ func (e *Engine) Start() error {
 		log:     e.log,
 		access:  e.access,
 		issuer:  e.issuer,
+		recheck: e.verifier.Recheck,
 		session: actors.SessionConfig{
 			Verifier:      e.verifier,
 			NoAuth:        e.cfg.NoAuth,
@@ -157,7 +167,7 @@ func (e *Engine) Start() error {
 		return err
 	}
 	e.tree = t
-	e.server = transport.NewServer(transport.Config{
+	e.server, err = transport.NewServer(transport.Config{
 		Root:           e.system.Root,
 		Sessions:       t.sessions,
 		Verifier:       e.verifier,
@@ -178,7 +188,11 @@ func (e *Engine) Start() error {
 		Keys:           e.ring,
 		RateLimit:      e.cfg.RateLimit,
 		RateWindow:     e.cfg.RateWindow,
+		TLS:            e.tls,
 	})
+	if err != nil {
+		return fmt.Errorf("system: %w", err)
+	}
 	e.watchKeys()
 	e.log.Info("engine started", "config", e.cfg, "last_seq", e.store.LastSeq())
 	return nil
@@ -198,13 +212,16 @@ func (e *Engine) watchKeys() {
 				return
 			}
 			log.Info("token keys reloaded", "keys", len(e.ring.List()))
+			// Sessions whose key was retired end now, not at their next message.
+			e.system.Root.Send(e.tree.sessions, &actors.CredentialsChanged{})
 		})
 	}()
 }
 
-// Serve serves HTTP and WebSocket clients on ln until Shutdown.
+// Serve serves HTTP and WebSocket clients on ln until Shutdown: https and wss only when the
+// configuration names a TLS certificate and key.
 func (e *Engine) Serve(ln net.Listener) error {
-	e.log.Info("listening", "addr", ln.Addr().String())
+	e.log.Info("listening", "addr", ln.Addr().String(), "tls", e.tls != nil)
 	if err := e.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("system: serve: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/internal/alert"
+	"github.com/whalecast/whalecast/internal/auth"
 	"github.com/whalecast/whalecast/internal/clock"
 	"github.com/whalecast/whalecast/persistence"
 )
@@ -28,6 +29,7 @@ type treeConfig struct {
 	rules   []actors.Rule
 	access  *access
 	issuer  actors.TokenIssuer
+	recheck func(auth.Claims) error
 }
 
 // tree holds the PIDs of the root supervisor's children.
@@ -119,7 +121,7 @@ func (r *rootActor) spawn(ctx actor.Context) {
 		Logger:      tc.log.With("actor", "session"),
 		Issuer:      tc.issuer,
 		Auditor:     tc.access,
-		Revoked:     tc.access.revocations.Revoked,
+		Recheck:     tc.recheck,
 	}), "sessions")
 	tc.access.pids.Store(&accessPIDs{audit: t.audit, sessions: t.sessions})
 	t.source = named(actors.NewSourceProps(tc.feed, actors.SourceConfig{

@@ -264,3 +264,20 @@ func (v *Verifier) claimsOf(w *wireClaims) (Claims, *AuthError) {
 	}
 	return c, nil
 }
+
+// Recheck tells whether claims that verified earlier still hold now: the key that signed
+// them is still in the ring (not retired), the token is not revoked, and it has not expired.
+// A session calls it on every client message and whenever keys or revocations change, so a
+// retired key or a revocation ends live sessions too. Failures are *AuthError with reason
+// unknown_key, revoked or expired.
+func (v *Verifier) Recheck(c Claims) error {
+	switch {
+	case v.ring.lookup(c.KeyID) == nil:
+		return reject(ReasonUnknownKey, "kid", "the signing key was retired")
+	case v.opts.Revoked != nil && v.opts.Revoked(c):
+		return reject(ReasonRevoked, "", "revoked")
+	case !v.clk.Now().Before(c.ExpiresAt.Add(v.opts.Leeway)):
+		return reject(ReasonExpired, "exp", "expired")
+	}
+	return nil
+}

@@ -511,3 +511,48 @@ func TestNewRingIssuerVerifierRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestRecheck(t *testing.T) {
+	dir := t.TempDir()
+	ring := loadRing(t, dir)
+	clk := clock.NewFake(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
+	revs := NewRevocations()
+	v, err := NewRingVerifier(ring, clk, VerifierOptions{Revoked: revs.Revoked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := NewRingIssuer(ring, clk, IssuerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, good, err := iss.Issue("alice", []Perm{PermRead}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, revoked, _ := iss.Issue("bob", []Perm{PermRead}, time.Hour)
+	revs.RevokeJTI(revoked.ID, revoked.ExpiresAt)
+	if err := v.Recheck(good); err != nil {
+		t.Fatalf("Recheck(good) = %v", err)
+	}
+	assertReason(t, v.Recheck(revoked), ReasonRevoked)
+
+	clk.Advance(time.Hour)
+	assertReason(t, v.Recheck(good), ReasonExpired)
+
+	clk.Advance(-time.Hour)
+	if _, err := ring.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ring.Retire(good.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	assertReason(t, v.Recheck(good), ReasonUnknownKey)
+}
+
+func assertReason(t *testing.T, err error, want Reason) {
+	t.Helper()
+	var ae *AuthError
+	if !errors.As(err, &ae) || ae.Reason != want {
+		t.Errorf("error %v, want reason %s", err, want)
+	}
+}
