@@ -204,6 +204,9 @@ func (p *fakePeer) untaken() [][]byte {
 }
 
 // isClosed reports whether Close was called.
+// Closed implements actors.Peer.
+func (p *fakePeer) Closed() bool { return p.isClosed() }
+
 func (p *fakePeer) isClosed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -17,4 +17,7 @@ type Peer interface {
 	Queued() int
 	// Remote is the client's address, for logs.
 	Remote() string
+	// Closed reports whether the connection is closing or broken, so that a refused Send
+	// is not mistaken for a slow consumer.
+	Closed() bool
 }

@@ -278,6 +278,10 @@ func (s *session) send(ctx actor.Context, frame []byte) bool {
 	if s.peer.Send(frame) {
 		return true
 	}
+	if s.peer.Closed() {
+		s.closeWith(ctx, CloseNormal, "")
+		return false
+	}
 	s.deps.Stats.SlowConsumerCloses.Add(1)
 	s.log.Warn("session slow consumer", "queued", s.peer.Queued())
 	s.closeWith(ctx, CloseSlowConsumer, "slow_consumer")

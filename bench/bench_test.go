@@ -179,6 +179,7 @@ func (countingPeer) Close(int, string) {}
 func (countingPeer) Released()         {}
 func (countingPeer) Queued() int       { return 0 }
 func (countingPeer) Remote() string    { return "bench" }
+func (countingPeer) Closed() bool      { return false }
 
 // BenchmarkFanout publishes one alert to n authenticated in-process sessions per op and
 // waits until every session has handed it to its connection.
