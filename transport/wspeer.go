@@ -166,6 +166,9 @@ func (p *wsPeer) fail() {
 	_ = p.conn.Close()
 }
 
+// Closed implements actors.Peer.
+func (p *wsPeer) Closed() bool { return p.isClosing() }
+
 func (p *wsPeer) isClosing() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
