@@ -8,7 +8,19 @@ import (
 	"github.com/whalecast/whalecast/internal/clock"
 )
 
-// GuardConfig sets the connection guards. A zero count means the default beside it.
+// Defaults of GuardConfig, which `engine serve --help` shows too.
+const (
+	DefaultMaxConns      = 20_000
+	DefaultMaxConnsPerIP = 100
+	DefaultAttemptsPerIP = 20
+	DefaultBanAfter      = 10
+	DefaultBanWindow     = time.Minute
+	DefaultBanFor        = 15 * time.Minute
+	DefaultMaxTrackedIPs = 100_000
+)
+
+// GuardConfig sets the connection guards. A zero count or duration means the default beside
+// it; no field turns a guard off.
 type GuardConfig struct {
 	// MaxConns caps WebSocket connections in total (default 20,000).
 	MaxConns int
@@ -33,16 +45,16 @@ func (c GuardConfig) withDefaults() GuardConfig {
 			*v = d
 		}
 	}
-	def(&c.MaxConns, 20_000)
-	def(&c.MaxConnsPerIP, 100)
-	def(&c.AttemptsPerIP, 20)
-	def(&c.BanAfter, 10)
-	def(&c.MaxTrackedIPs, 100_000)
+	def(&c.MaxConns, DefaultMaxConns)
+	def(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	def(&c.AttemptsPerIP, DefaultAttemptsPerIP)
+	def(&c.BanAfter, DefaultBanAfter)
+	def(&c.MaxTrackedIPs, DefaultMaxTrackedIPs)
 	if c.BanWindow <= 0 {
-		c.BanWindow = time.Minute
+		c.BanWindow = DefaultBanWindow
 	}
 	if c.BanFor <= 0 {
-		c.BanFor = 15 * time.Minute
+		c.BanFor = DefaultBanFor
 	}
 	return c
 }
@@ -57,6 +69,21 @@ const (
 	TooFast             // 429: too many attempts from the IP this second
 	TooManyConn         // 503: the engine or the IP is at its connection cap
 )
+
+// String names the verdict for logs.
+func (v Verdict) String() string {
+	switch v {
+	case Admit:
+		return "admit"
+	case Banned:
+		return "banned"
+	case TooFast:
+		return "too_fast"
+	case TooManyConn:
+		return "too_many_connections"
+	}
+	return "unknown"
+}
 
 // ipState is what the guard knows of one IP.
 type ipState struct {
@@ -143,11 +170,20 @@ func (g *Guard) AuthFailed(ip netip.Addr) bool {
 
 // IsBanned reports whether ip is banned now.
 func (g *Guard) IsBanned(ip netip.Addr) bool {
+	return g.BannedFor(ip) > 0
+}
+
+// BannedFor returns how long ip stays banned: zero when it is not banned. It records no
+// attempt, so REST calls may ask on every request.
+func (g *Guard) BannedFor(ip netip.Addr) time.Duration {
 	now := g.clock.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st, ok := g.ips[ip]
-	return ok && now.Before(st.bannedUntil)
+	if !ok || !now.Before(st.bannedUntil) {
+		return 0
+	}
+	return st.bannedUntil.Sub(now)
 }
 
 // Conns returns the number of admitted connections.

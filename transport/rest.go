@@ -2,46 +2,17 @@ package transport
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
-	"strconv"
-	"strings"
 
-	"github.com/whalecast/whalecast/internal/auth"
+	"github.com/whalecast/whalecast/persistence"
 )
 
-// Limits of GET /api/v1/alerts.
+// Limits of the paged routes (GET /api/v1/alerts and GET /api/v1/admin/audit).
 const (
 	DefaultAlertsLimit = 100
 	MaxAlertsLimit     = 1000
 )
-
-// requireRead wraps a handler that needs a Bearer token with the read permission.
-func (s *Server) requireRead(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.NoAuth {
-			next(w, r)
-			return
-		}
-		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || raw == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="whalecast"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a Bearer token is required")
-			return
-		}
-		claims, err := s.cfg.Verifier.Verify(strings.TrimSpace(raw))
-		if err != nil {
-			s.cfg.Stats.AuthFailures.Add(1)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="whalecast", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "invalid token")
-			return
-		}
-		if !claims.Has(auth.PermRead) {
-			writeError(w, http.StatusForbidden, "forbidden", "the read permission is required")
-			return
-		}
-		next(w, r)
-	}
-}
 
 // alertsPage is the body of GET /api/v1/alerts.
 type alertsPage struct {
@@ -55,23 +26,45 @@ type storedAlert struct {
 	Data json.RawMessage `json:"data"`
 }
 
-func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	since, err := parseUint(q.Get("since"), 0)
+// pageParams reads since and limit, the only parameters of a paged route. It answers 400
+// and returns false for anything else: unknown or repeated parameters, values that are not
+// unsigned decimal numbers, a limit outside 1 to MaxAlertsLimit.
+func pageParams(w http.ResponseWriter, r *http.Request) (since uint64, limit int, ok bool) {
+	q, err := parseQuery(r.URL.RawQuery, "since", "limit")
 	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return 0, 0, false
+	}
+	since, ok = parseUintParam(q["since"], 0)
+	if !ok {
 		writeError(w, http.StatusBadRequest, "bad_request", "since must be a whole number")
-		return
+		return 0, 0, false
 	}
-	limit, err := parseUint(q.Get("limit"), DefaultAlertsLimit)
-	if err != nil || limit < 1 || limit > MaxAlertsLimit {
+	n, ok := parseUintParam(q["limit"], DefaultAlertsLimit)
+	if !ok || n < 1 || n > MaxAlertsLimit {
 		writeError(w, http.StatusBadRequest, "bad_request", "limit must be 1 to 1000")
+		return 0, 0, false
+	}
+	return since, int(n), true
+}
+
+// noParams answers 400 and returns false when a route that takes no parameter got one.
+func noParams(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request, _ principal) {
+	since, limit, ok := pageParams(w, r)
+	if !ok {
 		return
 	}
-
-	stored, err := s.cfg.Alerts.Range(since, int(limit))
+	stored, err := s.cfg.Alerts.Range(since, limit)
 	if err != nil {
-		s.cfg.Logger.Error("alerts read failed", "err", err, "since", since)
-		writeError(w, http.StatusInternalServerError, "internal", "alerts could not be read")
+		s.storeError(w, "read alerts", err)
 		return
 	}
 	page := alertsPage{Alerts: make([]storedAlert, len(stored)), Next: since}
@@ -82,15 +75,28 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
-func parseUint(s string, def uint64) (uint64, error) {
-	if s == "" {
-		return def, nil
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !noParams(w, r) {
+		return
 	}
-	return strconv.ParseUint(s, 10, 64)
+	writeJSON(w, http.StatusOK, s.cfg.Stats.Snapshot(s.cfg.Clock.Now()))
 }
 
-func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.cfg.Stats.Snapshot(s.cfg.Clock.Now()))
+// handleNoRoute answers an authenticated call to a path under /api/ that names no route.
+func (s *Server) handleNoRoute(w http.ResponseWriter, _ *http.Request, _ principal) {
+	writeError(w, http.StatusNotFound, "not_found", "no such route")
+}
+
+// storeError answers a failed store call: 503 when the store failed closed (it stays so
+// until the engine restarts), 500 otherwise. The cause is logged, never sent.
+func (s *Server) storeError(w http.ResponseWriter, op string, err error) {
+	s.cfg.Logger.Error("store call failed", "op", op, "err", err)
+	if errors.Is(err, persistence.ErrFailed) || errors.Is(err, persistence.ErrClosed) {
+		writeError(w, http.StatusServiceUnavailable, "unavailable",
+			"the store is not available")
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "internal", "the store could not be read")
 }
 
 // health is the body of GET /healthz.

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -35,9 +36,10 @@ type Config struct {
 	Root *actor.RootContext
 	// Sessions is the sessions supervisor.
 	Sessions *actor.PID
-	// Verifier checks Bearer tokens of REST calls.
+	// Verifier checks Bearer tokens of REST calls and WebSocket upgrades.
 	Verifier actors.TokenVerifier
-	// NoAuth lets REST calls through without a token (development only, loopback only).
+	// NoAuth lets calls without a credential through as an anonymous reader and writer
+	// (development only, loopback only). A credential that is presented is still checked.
 	NoAuth bool
 	// Alerts reads stored alerts for GET /api/v1/alerts.
 	Alerts actors.AlertReader
@@ -47,14 +49,15 @@ type Config struct {
 	Stats *actors.Stats
 	// Health returns nil while the engine can take and persist alerts.
 	Health func() error
-	// Clock tells the time (uptime, token expiry).
+	// Clock tells the time (uptime, token expiry, rate limits).
 	Clock clock.Clock
-	// Logger receives request-level events.
+	// Logger receives request-level events. Nothing logged holds a URL query or a
+	// credential.
 	Logger *slog.Logger
 	// Version is reported by /healthz.
 	Version string
 
-	// Security holds API keys and the audit log.
+	// Security holds API keys, revocations and the audit log.
 	Security persistence.SecurityStore
 	// Guard caps connections per IP and in total, and bans IPs; nil admits everyone.
 	Guard *Guard
@@ -62,16 +65,27 @@ type Config struct {
 	Proxies ProxyList
 	// AllowedOrigins lists browser origins allowed besides the engine's own ("*": any).
 	AllowedOrigins []string
-	// Auditor receives security events (auth failures feed the guard's bans).
+	// Auditor receives security events (auth failures feed the guard's bans); nil records
+	// nothing.
 	Auditor actors.Auditor
-	// Revoker revokes tokens and clients for the admin routes.
+	// Revoker revokes tokens and clients for the admin routes; nil refuses them (503).
 	Revoker Revoker
-	// Keys lists the token keys for the admin routes.
+	// Keys lists the token keys for the admin routes; nil lists none.
 	Keys KeyLister
-	// RateLimit and RateWindow set each API key's and client's REST token bucket.
+	// RateLimit and RateWindow set each API key's and each token client's REST token
+	// bucket: RateLimit calls per RateWindow, refilled continuously. Zero means 100 and
+	// 60 s.
 	RateLimit  int
 	RateWindow time.Duration
+	// TLS, when set, serves https and wss only (see LoadTLS); nil serves plain HTTP.
+	TLS *tls.Config
 }
+
+// Default REST rate limit, when Config leaves it zero.
+const (
+	DefaultRateLimit  = 100
+	DefaultRateWindow = time.Minute
+)
 
 // Revoker persists a revocation and applies it to live sessions; see system.
 type Revoker interface {
@@ -85,42 +99,116 @@ type KeyLister interface {
 
 // Server serves /ws, /healthz and /api/v1/ over one http.Server.
 type Server struct {
-	cfg      Config
-	upgrader websocket.Upgrader
-	http     *http.Server
-	conns    sync.WaitGroup
+	cfg         Config
+	upgrader    websocket.Upgrader
+	checkOrigin func(r *http.Request) bool
+	limiters    *limiterTable
+	http        *http.Server
+	conns       sync.WaitGroup
 }
 
 // NewServer builds the server; it listens only when Serve is called.
-func NewServer(cfg Config) *Server {
-	s := &Server{cfg: cfg}
+func NewServer(cfg Config) (*Server, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	if cfg.RateWindow == 0 {
+		cfg.RateWindow = DefaultRateWindow
+	}
+	limiters, err := newLimiterTable(cfg.RateLimit, cfg.RateWindow, cfg.Clock, MaxRateLimiters)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, limiters: limiters, checkOrigin: originChecker(cfg.AllowedOrigins)}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: HandshakeTimeout,
 		ReadBufferSize:   1024,
 		WriteBufferSize:  1024,
 		WriteBufferPool:  &sync.Pool{},
-		CheckOrigin:      originChecker(cfg.AllowedOrigins),
+		CheckOrigin:      s.checkOrigin,
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ws", s.handleWS)
-	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.HandleFunc("GET /api/v1/alerts", s.requireRead(s.handleAlerts))
-	mux.HandleFunc("GET /api/v1/stats", s.requireRead(s.handleStats))
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           s.routes(),
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          newErrorLog(cfg.Logger, cfg.Clock),
 	}
-	return s
+	if cfg.TLS != nil {
+		// WebSockets need HTTP/1.1; HTTP/2 would only add attack surface here.
+		s.http.TLSConfig = cfg.TLS
+		s.http.Protocols = new(http.Protocols)
+		s.http.Protocols.SetHTTP1(true)
+	}
+	return s, nil
+}
+
+// check reports the first required field of c that is missing.
+func (c Config) check() error {
+	missing := ""
+	switch {
+	case c.Root == nil:
+		missing = "Root"
+	case c.Sessions == nil:
+		missing = "Sessions"
+	case c.Verifier == nil:
+		missing = "Verifier"
+	case c.Alerts == nil:
+		missing = "Alerts"
+	case c.LastSeq == nil:
+		missing = "LastSeq"
+	case c.Stats == nil:
+		missing = "Stats"
+	case c.Health == nil:
+		missing = "Health"
+	case c.Clock == nil:
+		missing = "Clock"
+	case c.Logger == nil:
+		missing = "Logger"
+	case c.Security == nil:
+		missing = "Security"
+	}
+	if missing != "" {
+		return fmt.Errorf("%w: %s is required", ErrConfig, missing)
+	}
+	if c.RateLimit < 0 || c.RateWindow < 0 {
+		return fmt.Errorf("%w: negative REST rate limit", ErrConfig)
+	}
+	return nil
+}
+
+// routes returns the server's routes. Every route under /api/ authenticates its caller.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", s.handleWS)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /api/v1/alerts", s.api(auth.PermRead, s.handleAlerts))
+	mux.HandleFunc("GET /api/v1/stats", s.api(auth.PermRead, s.handleStats))
+
+	admin := func(h apiHandler) http.HandlerFunc { return s.api(auth.PermAdmin, h) }
+	mux.HandleFunc("POST /api/v1/admin/revocations", admin(s.handleRevoke))
+	mux.HandleFunc("GET /api/v1/admin/revocations", admin(s.handleRevocations))
+	mux.HandleFunc("POST /api/v1/admin/apikeys", admin(s.handleCreateAPIKey))
+	mux.HandleFunc("GET /api/v1/admin/apikeys", admin(s.handleAPIKeys))
+	mux.HandleFunc("DELETE /api/v1/admin/apikeys/{id}", admin(s.handleRevokeAPIKey))
+	mux.HandleFunc("GET /api/v1/admin/audit", admin(s.handleAudit))
+	mux.HandleFunc("GET /api/v1/admin/keys", admin(s.handleKeys))
+	mux.HandleFunc("/api/", s.api("", s.handleNoRoute))
+	return mux
 }
 
 // Handler returns the server's routes, for tests that bring their own listener.
 func (s *Server) Handler() http.Handler { return s.http.Handler }
 
-// Serve accepts connections on ln until Shutdown; it returns http.ErrServerClosed then.
+// Serve accepts connections on ln until Shutdown; it returns http.ErrServerClosed then. With
+// Config.TLS it serves TLS only: a plain HTTP request gets 400 and no route.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.TLS != nil {
+		return s.http.ServeTLS(ln, "", "")
+	}
 	return s.http.Serve(ln)
 }
 
@@ -149,20 +237,39 @@ func (s *Server) WaitConns(ctx context.Context) error {
 	}
 }
 
-// handleWS upgrades a connection and starts its session actor.
+// handleWS admits, checks and upgrades a connection, then starts its session actor and runs
+// the connection's reader until it ends. Refusals come before the upgrade, as HTTP errors:
+// 429 for a banned or too fast IP, 503 at a connection cap, 400 for a credential in the URL
+// or a bad since, 403 for a foreign Origin, 401 for a bad Authorization header.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.conns.Add(1)
 	defer s.conns.Done()
+	ip := s.cfg.Proxies.ClientIP(r)
+	if !ip.IsValid() {
+		writeError(w, http.StatusBadRequest, "bad_request", "no client address")
+		return
+	}
+	if !s.admit(w, ip) {
+		return
+	}
+	if s.cfg.Guard != nil {
+		defer s.cfg.Guard.Release(ip)
+	}
+	start, ok := s.checkUpgrade(w, r, ip)
+	if !ok {
+		return
+	}
+
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
-		s.cfg.Logger.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		s.cfg.Logger.Debug("websocket upgrade failed", "remote", ip.String(), "err", err)
 		return
 	}
 	conn.SetReadLimit(actors.MaxClientMessage)
-	peer := newWSPeer(conn, remoteIP(conn.RemoteAddr()))
+	peer := newWSPeer(conn, ip.String())
+	start.Peer = peer
 
-	res, err := s.cfg.Root.RequestFuture(s.cfg.Sessions, &actors.StartSession{Peer: peer},
-		spawnTimeout).Result()
+	res, err := s.cfg.Root.RequestFuture(s.cfg.Sessions, start, spawnTimeout).Result()
 	started, ok := res.(*actors.SessionStarted)
 	if err != nil || !ok {
 		s.cfg.Logger.Error("session not started", "remote", peer.remote, "err", err)
@@ -184,6 +291,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type apiError struct {
 	Error   string `json:"error"`
 	Message string `json:"message"`
+	// Reason is the auth failure's reason code, on 401 only.
+	Reason string `json:"reason,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

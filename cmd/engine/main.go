@@ -1,5 +1,7 @@
 // Command engine runs Whalecast: `engine serve` (the default) runs the engine, `engine token`
-// mints a client token, `engine keys` manages the token keys. Run `engine help` for the list.
+// mints (and revokes) client tokens, `engine keys` manages the token keys, `engine apikey`
+// the REST API keys, and `engine cert` writes a development TLS pair. Run `engine help` for
+// the list.
 package main
 
 import (
@@ -22,9 +24,22 @@ Usage:
   engine keys import-public --kid K FILE [--data DIR]
                                           add an Ed25519 public key that only verifies
   engine keys list [--data DIR]           show each key's kid, alg, state and created time
+  engine token revoke --jti J [--expires-at T] | --client C
+                                          revoke a token, or every token of a client
+  engine apikey create --client ID --perm read[,write,admin]
+                                          print a new API key for the REST API, once
+  engine apikey list                      show each API key's id, client, perms and state
+  engine apikey revoke ID                 revoke the API key ID
+  engine cert [--host 127.0.0.1,localhost] [--out DIR] [--days 30]
+                                          write a self-signed TLS pair for development
   engine help                             show this text
 
-Run "engine serve --help", "engine token --help" or "engine keys help" for details.
+token revoke and apikey talk to the running engine's admin API: --url (default
+http://127.0.0.1:8765) and an admin token in $WHALECAST_ADMIN_TOKEN (or --admin-token).
+With --data DIR they change the store of a stopped engine instead.
+
+Run "engine serve --help", "engine token --help", "engine token revoke --help",
+"engine keys help", "engine apikey help" or "engine cert --help" for details.
 `
 
 func main() {
@@ -46,6 +61,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = token(args, stdout, stderr)
 	case "keys":
 		err = keys(args, stdout, stderr)
+	case "apikey":
+		err = apikey(args, stdout, stderr)
+	case "cert":
+		err = cert(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0

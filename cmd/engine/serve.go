@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,6 +52,7 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 	rateWindow := fs.Duration("rate-limit-window", cfg.RateWindow,
 		"rate limit window (env "+envRateWindow+", in seconds)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	securityFlags(fs, &cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: engine serve [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -58,7 +60,9 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 			"  %s  HS256 secret, at least 32 bytes (default: DATA/secret.key, created 0600)\n"+
 			"  %s    default token lifetime in hours (24)\n"+
 			"  %s   client messages per window (100)\n"+
-			"  %s     rate limit window in seconds (60)\n",
+			"  %s     rate limit window in seconds (60)\n"+
+			"\nThe rate limit applies to each WebSocket session's messages and to each API\n"+
+			"key's and each token client's REST calls.\n",
 			envSecret, envTokenExpiry, envRateLimit, envRateWindow)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +94,60 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 			*logLevel)
 	}
 	return cfg, nil
+}
+
+// securityFlags adds the flags of the access layer: tokens, origins, proxies, connection
+// guards and TLS.
+func securityFlags(fs *flag.FlagSet, cfg *system.Config) {
+	fs.DurationVar(&cfg.MaxTokenLifetime, "max-token-lifetime", cfg.MaxTokenLifetime,
+		"longest token lifetime (exp - iat) accepted")
+	fs.StringVar(&cfg.TokenIssuer, "token-issuer", "",
+		"iss every token must carry (and refreshed tokens get); empty: not checked")
+	fs.StringVar(&cfg.TokenAudience, "token-audience", "",
+		"aud every token must carry; empty: not checked")
+	fs.DurationVar(&cfg.TokenLeeway, "token-leeway", cfg.TokenLeeway,
+		"clock skew tolerated on exp, iat and nbf (at most 30s)")
+	fs.DurationVar(&cfg.RefreshWindow, "refresh-window", cfg.RefreshWindow,
+		"how long before expiry a session may refresh its token in-band")
+	fs.Var((*listFlag)(&cfg.AllowedOrigins), "allowed-origins",
+		"browser `origins` allowed to open a WebSocket besides the engine's own, "+
+			"comma-separated scheme://host[:port], or *; clients without Origin pass")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "",
+		"proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; "+
+			"empty: the socket's peer is the client")
+	g := &cfg.Guard
+	fs.IntVar(&g.MaxConns, "max-conns", g.MaxConns, "WebSocket connections in total")
+	fs.IntVar(&g.MaxConnsPerIP, "max-conns-per-ip", g.MaxConnsPerIP,
+		"WebSocket connections per client IP")
+	fs.IntVar(&g.AttemptsPerIP, "conn-rate-per-ip", g.AttemptsPerIP,
+		"WebSocket connection attempts per client IP per second")
+	fs.IntVar(&g.BanAfter, "ban-after", g.BanAfter,
+		"auth failures from one IP within --ban-window that ban it")
+	fs.DurationVar(&g.BanWindow, "ban-window", g.BanWindow, "window of --ban-after")
+	fs.DurationVar(&g.BanFor, "ban-for", g.BanFor, "how long a ban lasts")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "",
+		"PEM certificate chain: serve https and wss only (with --tls-key; see engine cert)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert, mode 0600")
+}
+
+// listFlag is a comma-separated list; empty items are dropped.
+type listFlag []string
+
+func (l *listFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+func (l *listFlag) Set(s string) error {
+	*l = nil
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
 }
 
 // applyEnv fills what the environment gives, unless the matching flag was set.

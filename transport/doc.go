@@ -1,0 +1,30 @@
+// Package transport is Whalecast's HTTP layer: the WebSocket endpoint, the REST API and the
+// guards in front of both.
+//
+// # Tour
+//
+//   - server.go: [Config], [Server], the routes, and the WebSocket handler. upgrade.go
+//     checks an upgrade before it happens; wspeer.go runs the upgraded connection as an
+//     actors.Peer.
+//   - rest.go: GET /api/v1/alerts, /api/v1/stats and /healthz. rest_auth.go wraps every
+//     /api/ route: ban check, no credential in the URL, Bearer token or X-API-Key, the
+//     per-credential token bucket (rest_ratelimit.go) and the permission. rest_admin.go
+//     holds the admin routes and their JSON types, which the engine's CLI uses too.
+//   - guard.go: the connection [Guard] (caps, attempts per second, bans); clientip.go: the
+//     client address behind trusted proxies; origin.go: the Origin allow-list.
+//   - request.go: strict query parsing and credential headers; tls.go: [LoadTLS].
+//
+// Requests are refused before anything else happens to them, cheapest first: a banned IP,
+// a credential in the URL, a bad query, a foreign Origin, a bad credential. Every
+// refused credential is an auth_failure audit event, which the engine's auditor also feeds
+// to the guard, so that repeated failures ban the IP. Nothing is logged or audited with a
+// URL query, a token or an API key.
+//
+// # Concurrency
+//
+// Handlers run on net/http's goroutines. The guard and the rate limiter table are
+// safe for concurrent use, each behind one mutex held for map work only. A WebSocket
+// handler's goroutine becomes the connection's reader and returns when the connection
+// ends; a writer goroutine exists while frames are queued. Sessions own their connection's
+// state; the transport only forwards frames and close requests.
+package transport

@@ -1,0 +1,99 @@
+package transport
+
+import (
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/whalecast/whalecast/actors"
+)
+
+// admit asks the guard about a new connection from ip and answers its refusals: 429 with
+// Retry-After for a banned IP or one over its attempts per second, 503 at a connection cap.
+// On true the caller must release ip when the connection ends.
+func (s *Server) admit(w http.ResponseWriter, ip netip.Addr) bool {
+	if s.cfg.Guard == nil {
+		return true
+	}
+	v := s.cfg.Guard.Admit(ip)
+	switch v {
+	case Admit:
+		return true
+	case Banned:
+		setRetryAfter(w, s.cfg.Guard.BannedFor(ip))
+		writeError(w, http.StatusTooManyRequests, "banned",
+			"this address is banned after repeated authentication failures")
+	case TooFast:
+		setRetryAfter(w, time.Second)
+		writeError(w, http.StatusTooManyRequests, "rate_limited",
+			"too many connection attempts from this address")
+	default:
+		writeError(w, http.StatusServiceUnavailable, "too_many_connections",
+			"the engine or this address is at its connection limit")
+	}
+	s.cfg.Logger.Debug("connection refused", "remote", ip.String(), "verdict", v.String())
+	return false
+}
+
+// checkUpgrade checks an upgrade request before it is upgraded, and answers when it refuses
+// it. A request may carry `Authorization: Bearer <JWT>`: the token is verified here, and the
+// session then starts authenticated (with since from the query, if given). Without the
+// header the client authenticates with its first message, as before.
+func (s *Server) checkUpgrade(w http.ResponseWriter, r *http.Request, ip netip.Addr) (
+	*actors.StartSession, bool) {
+	if urlCredential(r.URL.RawQuery) {
+		s.refuseURLCredential(w, r, ip)
+		return nil, false
+	}
+	q, err := parseQuery(r.URL.RawQuery, "since")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return nil, false
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, http.StatusBadRequest, "bad_request", "not a WebSocket upgrade")
+		return nil, false
+	}
+	if !s.checkOrigin(r) {
+		s.cfg.Logger.Debug("websocket origin refused", "remote", ip.String())
+		writeError(w, http.StatusForbidden, "forbidden", "this Origin may not connect")
+		return nil, false
+	}
+
+	start := &actors.StartSession{}
+	if v, ok := q["since"]; ok {
+		since, ok := parseUintParam(v, 0)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "bad_request", "since must be a whole number")
+			return nil, false
+		}
+		start.Since = &since
+	}
+	cred, err := requestCredential(r.Header)
+	switch {
+	case err != nil:
+		s.unauthorized(w, r, ip, reasonMalformed, "", "")
+		return nil, false
+	case cred.kind == credAPIKey:
+		writeError(w, http.StatusBadRequest, "bad_request",
+			"API keys are for the REST API: authenticate the WebSocket with a token")
+		return nil, false
+	case cred.kind == credNone && start.Since != nil:
+		writeError(w, http.StatusBadRequest, "bad_request",
+			"since in the URL goes with the Authorization header; else send it in the "+
+				"auth message")
+		return nil, false
+	case cred.kind == credNone:
+		return start, true
+	}
+
+	claims, err := s.cfg.Verifier.Verify(cred.value)
+	if err != nil {
+		s.unauthorized(w, r, ip, authReason(err), "", "")
+		return nil, false
+	}
+	start.Claims = &claims
+	return start, true
+}
