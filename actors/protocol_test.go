@@ -93,6 +93,7 @@ func TestErrorCodesMatchProtocol(t *testing.T) {
 		{"ErrCodeBadRequest", actors.ErrCodeBadRequest, "bad_request"},
 		{"ErrCodeForbidden", actors.ErrCodeForbidden, "forbidden"},
 		{"ErrCodeRateLimited", actors.ErrCodeRateLimited, "rate_limited"},
+		{"ErrCodeRefreshTooEarly", actors.ErrCodeRefreshTooEarly, "refresh_too_early"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

@@ -157,6 +157,10 @@ func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 		return
 	}
 	ack(ctx, d.batch)
+	if d.err == nil {
+		// The store skipped alerts whose txid it already held (seen before a restart).
+		s.stats.DuplicateTxs.Add(int64(len(d.batch) - len(d.stored)))
+	}
 	s.stats.AlertsStored.Add(int64(len(d.stored)))
 	if len(d.stored) > 0 {
 		ctx.Send(s.broadcaster, &Published{Entries: entries(d.stored)})

@@ -43,7 +43,9 @@ type Config struct {
 	Rate float64
 	// Loop repeats a replay forever.
 	Loop bool
-	// Seed makes the simulator deterministic.
+	// Seed makes the simulator deterministic; 0 picks a new seed at each start (logged), so
+	// that a restart on the same data directory does not replay transactions already
+	// alerted, which the store would drop as repeats.
 	Seed int64
 	// MinBTC is the whale threshold on a transaction's total output.
 	MinBTC float64
@@ -234,6 +236,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("data", c.DataDir),
 		slog.String("source", c.Source),
 		slog.Float64("rate", c.SourceRate()),
+		slog.Int64("seed", c.Seed),
 		slog.Float64("min_btc", c.MinBTC),
 		slog.Bool("no_auth", c.NoAuth),
 		slog.Bool("test_alerts", c.TestAlerts),

@@ -51,6 +51,9 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	for cfg.Seed == 0 {
+		cfg.Seed = clk.Now().UnixNano()
+	}
 	e := &Engine{cfg: cfg, log: log, clock: clk, failure: &actors.Failure{}}
 	if cfg.TLSCert != "" {
 		tlsCfg, err := transport.LoadTLS(cfg.TLSCert, cfg.TLSKey, clk.Now())

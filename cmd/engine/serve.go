@@ -36,7 +36,8 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 		"transactions per second from the source: auto is 7 for sim, 50 for replay; "+
 			"0 = as fast as the pipeline takes them")
 	fs.BoolVar(&cfg.Loop, "loop", false, "repeat a replay forever")
-	fs.Int64Var(&cfg.Seed, "seed", 1, "simulator seed")
+	fs.Int64Var(&cfg.Seed, "seed", 0,
+		"simulator seed: the same seed gives the same transactions (0: a new seed each start)")
 	fs.Float64Var(&cfg.MinBTC, "min-btc", cfg.MinBTC, "whale threshold on total output, BTC")
 	fs.BoolVar(&cfg.NoAuth, "no-auth", false,
 		"development mode: no auth message needed (refused unless --addr is loopback)")
