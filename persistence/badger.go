@@ -16,7 +16,9 @@ import (
 // DefaultGCInterval is how often the value-log GC runs when BadgerOptions.GCInterval is 0.
 const DefaultGCInterval = 10 * time.Minute
 
-// FailedCloseTimeout is how long Close waits for Badger once the store has failed.
+// FailedCloseTimeout is how long Close waits for Badger once the store has failed. Badger
+// retries a failed memtable flush once a second, so after the directory is repaired Close
+// needs up to that second plus the flush: the bound must stay well above one second.
 const FailedCloseTimeout = 10 * time.Second
 
 // gcDiscardRatio is the share of stale data a value-log file needs before GC rewrites it.

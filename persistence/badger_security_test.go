@@ -190,7 +190,7 @@ func TestBadgerAlertFailureFailsSecurity(t *testing.T) {
 	fillUntilFailure(t, s)
 	checkSecurityFailed(t, s)
 	restore()
-	closeWithin(t, s, 10*time.Second)
+	closeRepaired(t, s)
 
 	s2 := openBadger(t, persistence.BadgerOptions{Dir: dir})
 	if got := storetest.MustAppendAudit(t, s2, storetest.AuditEvents(2, 1)); got[0].Seq != 3 {
@@ -215,7 +215,7 @@ func TestBadgerAuditFailureFailsAlerts(t *testing.T) {
 	checkFailedClosed(t, s, 3, nil)
 	checkSecurityFailed(t, s)
 	restore()
-	closeWithin(t, s, 10*time.Second)
+	closeRepaired(t, s)
 
 	s2 := openBadger(t, persistence.BadgerOptions{Dir: dir})
 	checkSeqs(t, s2, 3, 3)
