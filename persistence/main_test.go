@@ -1,12 +1,11 @@
 package persistence_test
 
 import (
-	"fmt"
 	"os"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/whalecast/whalecast/internal/leakcheck"
 )
 
 // childEnv selects a child mode when the test binary re-executes itself; childDirEnv names
@@ -16,47 +15,12 @@ const (
 	childDirEnv = "WHALECAST_PERSISTENCE_CHILD_DIR"
 )
 
+// TestMain runs a child mode when asked to, and otherwise fails the run if a goroutine of
+// this package or of Badger is left once the tests are done.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(childEnv); mode != "" {
 		os.Exit(runChild(mode, os.Getenv(childDirEnv)))
 	}
-
-	code := m.Run()
-	if code == 0 {
-		if leaks := waitLeaks(5 * time.Second); leaks != "" {
-			fmt.Fprintf(os.Stderr, "goroutines left running after the tests:\n%s\n", leaks)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// waitLeaks waits until no goroutine of this package or of Badger is left, and returns the
-// stacks of those still running at the deadline.
-func waitLeaks(timeout time.Duration) string {
-	deadline := time.Now().Add(timeout)
-	for {
-		leaks := storeGoroutines()
-		if leaks == "" || time.Now().After(deadline) {
-			return leaks
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// storeGoroutines returns the stacks of every other goroutine that runs code of this
-// package or of Badger.
-func storeGoroutines() string {
-	buf := make([]byte, 1<<20)
-	stacks := strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n")
-
-	var leaks []string
-	for _, g := range stacks[1:] {
-		if strings.Contains(g, "whalecast/persistence.") ||
-			strings.Contains(g, "dgraph-io/badger") ||
-			strings.Contains(g, "dgraph-io/ristretto") {
-			leaks = append(leaks, g)
-		}
-	}
-	return strings.Join(leaks, "\n\n")
+	os.Exit(leakcheck.Run(m, 5*time.Second, "whalecast/persistence.", "dgraph-io/badger",
+		"dgraph-io/ristretto"))
 }
