@@ -131,6 +131,7 @@ func decodeField(dec *json.Decoder, key string, m *clientMessage) error {
 // field and never repeats the value.
 type fieldError struct{ key string }
 
+// Error names the field and what it must hold.
 func (e fieldError) Error() string {
 	switch e.key {
 	case "since":

@@ -105,6 +105,7 @@ const (
 	stateClosing
 )
 
+// String names the state for logs.
 func (s sessionState) String() string {
 	switch s {
 	case stateAwaitingAuth:

@@ -21,13 +21,16 @@ func NewSimFeed(seed int64) Feed {
 	return &simFeed{seed: seed, sim: bitcoin.NewSim(seed)}
 }
 
+// Next implements Feed; the simulator never ends.
 func (f *simFeed) Next() (FeedTx, error) { return FeedTx{Msg: f.sim.Next()}, nil }
 
+// Rewind implements Feed: the same seed starts the same stream again.
 func (f *simFeed) Rewind() error {
 	f.sim = bitcoin.NewSim(f.seed)
 	return nil
 }
 
+// Close implements Feed; the simulator holds no file.
 func (f *simFeed) Close() error { return nil }
 
 // replayFeed yields the non-coinbase transactions of block files (and the transactions of
@@ -110,12 +113,14 @@ func (f *replayFeed) closeFile() {
 	}
 }
 
+// Rewind implements Feed: the replay starts again at its first file.
 func (f *replayFeed) Rewind() error {
 	f.closeFile()
 	f.next, f.txs = 0, nil
 	return nil
 }
 
+// Close implements Feed: it closes the file being read.
 func (f *replayFeed) Close() error {
 	f.closeFile()
 	return nil

@@ -23,14 +23,17 @@ type floorHandler struct {
 	floor slog.Level
 }
 
+// Enabled implements slog.Handler: nothing below the floor passes.
 func (h floorHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.floor && h.Handler.Enabled(ctx, l)
 }
 
+// WithAttrs implements slog.Handler, keeping the floor.
 func (h floorHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return floorHandler{Handler: h.Handler.WithAttrs(attrs), floor: h.floor}
 }
 
+// WithGroup implements slog.Handler, keeping the floor.
 func (h floorHandler) WithGroup(name string) slog.Handler {
 	return floorHandler{Handler: h.Handler.WithGroup(name), floor: h.floor}
 }

@@ -106,6 +106,7 @@ func (c *Fake) Advance(d time.Duration) {
 	}
 }
 
+// Stop implements Timer.
 func (t *fakeTimer) Stop() bool {
 	t.clock.mu.Lock()
 	defer t.clock.mu.Unlock()
