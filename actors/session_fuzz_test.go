@@ -82,10 +82,20 @@ func FuzzClientFrame(f *testing.F) {
 		}
 
 		e.send(pid, string(later))
+		peer.await(t, "an answer to the later message", func() bool {
+			return peer.closed || len(peer.frames) > 2
+		})
+		if peer.isClosed() && len(peer.untaken()) == 0 {
+			// Only a re-auth with a bad token ends an authenticated session.
+			if code, reason := peer.waitClosed(t); code != actors.CloseAuthFailed {
+				t.Fatalf("later message %q closed with %d %q, want 4003", later, code, reason)
+			}
+			return
+		}
 		answer := peer.next(t, 1)[0]
 		switch a := answers([]serverFrame{answer})[0]; a {
-		case "pong", "subscribed", "auth_success", "error:bad_request", "error:forbidden",
-			"error:refresh_too_early":
+		case "pong", "subscribed", "auth_success", "token_refreshed", "error:bad_request",
+			"error:forbidden", "error:refresh_too_early":
 		case "whale_alert":
 			t.Fatalf("a whale_alert with an empty store")
 		default:

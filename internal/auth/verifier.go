@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -111,6 +115,9 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	}
 	if !compactJWS(token) {
 		return Claims{}, reject(ReasonMalformed, "", "character outside base64url and '.'")
+	}
+	if err := strictSegments(token); err != nil {
+		return Claims{}, reject(ReasonMalformed, "", err.Error())
 	}
 
 	var wire wireClaims
@@ -278,6 +285,58 @@ func (v *Verifier) Recheck(c Claims) error {
 		return reject(ReasonRevoked, "", "revoked")
 	case !v.clk.Now().Before(c.ExpiresAt.Add(v.opts.Leeway)):
 		return reject(ReasonExpired, "exp", "expired")
+	}
+	return nil
+}
+
+// strictSegments checks the header and the claims of a compact JWS before the JWT library
+// reads them: each must be one JSON object with no key repeated (the library would keep the
+// last, so two parsers could disagree on "sub" or "alg"), and the time claims must be JSON
+// numbers (the library also takes numeric strings).
+func strictSegments(token string) error {
+	parts := strings.SplitN(token, ".", 3)
+	if len(parts) != 3 {
+		return errors.New("not three segments")
+	}
+	for i, part := range parts[:2] {
+		raw, err := base64.RawURLEncoding.Strict().DecodeString(part)
+		if err != nil {
+			return errors.New("segment is not base64url")
+		}
+		if err := strictObject(raw, i == 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// strictObject checks one JSON object: no repeated key at the top level and, for claims,
+// numeric exp, iat and nbf.
+func strictObject(raw []byte, claims bool) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("segment is not a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return errors.New("segment is not a JSON object")
+		}
+		if seen[key] {
+			return errors.New("repeated key in a segment")
+		}
+		seen[key] = true
+		var value any
+		if err := dec.Decode(&value); err != nil {
+			return errors.New("segment is not a JSON object")
+		}
+		if _, isNum := value.(json.Number); claims && !isNum &&
+			(key == "exp" || key == "iat" || key == "nbf") {
+			return errors.New("time claim is not a number")
+		}
 	}
 	return nil
 }
