@@ -82,6 +82,11 @@ type Config struct {
 	// WebSocket besides the engine's own; "*" allows any. Clients that send no Origin (not
 	// browsers) are always allowed.
 	AllowedOrigins []string
+	// AllowedHosts lists Host header values (name or IP, optionally :port) served besides
+	// localhost and loopback IPs. An engine listening on loopback refuses every other Host
+	// with 421, against DNS rebinding; a non-empty list does the same on any address. Empty:
+	// loopback names only on a loopback address, no check elsewhere.
+	AllowedHosts []string
 	// TrustedProxies lists the proxies (IPs or CIDRs, comma-separated) whose
 	// X-Forwarded-For names the client; empty trusts none.
 	TrustedProxies string
@@ -167,6 +172,9 @@ func (c Config) Validate() error {
 	if err := transport.CheckOrigins(c.AllowedOrigins); err != nil {
 		return fmt.Errorf("%w: --allowed-origins: %v", ErrConfig, err)
 	}
+	if err := transport.CheckHosts(c.AllowedHosts); err != nil {
+		return fmt.Errorf("%w: --allowed-hosts: %v", ErrConfig, err)
+	}
 	if _, _, err := ParseSource(c.Source); err != nil {
 		return err
 	}
@@ -243,6 +251,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("secret_from_env", c.Secret != ""),
 		slog.Bool("tls", c.TLSCert != ""),
 		slog.Int("allowed_origins", len(c.AllowedOrigins)),
+		slog.Int("allowed_hosts", len(c.AllowedHosts)),
 		slog.Bool("trusted_proxies", c.TrustedProxies != ""),
 		slog.Int("max_conns", c.Guard.MaxConns),
 		slog.Int("max_conns_per_ip", c.Guard.MaxConnsPerIP),

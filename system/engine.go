@@ -19,7 +19,7 @@ import (
 	"github.com/whalecast/whalecast/transport"
 )
 
-// Version is the engine's version, reported in welcome messages and /healthz.
+// Version is the engine's version, reported in welcome messages and /api/v1/stats.
 const Version = "0.1.0"
 
 // Engine is one running Whalecast node: its store, its actor tree and its HTTP server.
@@ -186,6 +186,7 @@ func (e *Engine) Start() error {
 		Guard:          guard,
 		Proxies:        proxies,
 		AllowedOrigins: e.cfg.AllowedOrigins,
+		AllowedHosts:   e.cfg.AllowedHosts,
 		Auditor:        e.access,
 		Revoker:        e.access,
 		Keys:           e.ring,

@@ -88,6 +88,22 @@ type fixture struct {
 // newFixture serves a transport.Server; edit may change its Config first.
 func newFixture(tb testing.TB, edit func(*Config)) *fixture {
 	tb.Helper()
+	f, cfg := fixtureConfig(tb, edit)
+	srv, err := NewServer(cfg)
+	if err != nil {
+		tb.Fatalf("NewServer: %v", err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	tb.Cleanup(ts.Close)
+	f.url = ts.URL
+	return f
+}
+
+// fixtureConfig returns a fixture without its server, and the Config to serve it with:
+// a memory store holding two alerts, a fake clock, and a recording auditor feeding the
+// guard. edit may change the Config first.
+func fixtureConfig(tb testing.TB, edit func(*Config)) (*fixture, Config) {
+	tb.Helper()
 	clk := clock.NewFake(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
 	secret, err := auth.NewSecret([]byte(testSecret))
 	if err != nil {
@@ -129,14 +145,7 @@ func newFixture(tb testing.TB, edit func(*Config)) *fixture {
 		edit(&cfg)
 	}
 	rec.guard = cfg.Guard
-	srv, err := NewServer(cfg)
-	if err != nil {
-		tb.Fatalf("NewServer: %v", err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	tb.Cleanup(ts.Close)
-	return &fixture{url: ts.URL, clock: clk, store: mem, guard: cfg.Guard, audit: rec,
-		issuer: issuer}
+	return &fixture{clock: clk, store: mem, guard: cfg.Guard, audit: rec, issuer: issuer}, cfg
 }
 
 type staticKeys []auth.KeyInfo

@@ -25,8 +25,10 @@ func CheckOrigins(origins []string) error {
 
 // originChecker returns the upgrader's CheckOrigin: requests without Origin (not browsers)
 // pass, the engine's own origin passes, and so does any origin on the allow-list. Every
-// other browser is refused, against cross-site WebSocket hijacking.
-func originChecker(allowed []string) func(r *http.Request) bool {
+// other browser is refused, against cross-site WebSocket hijacking. The own origin is the
+// request's Host, which the client chooses: it counts only when trusted says the Host
+// names the engine (see Server.trustedHost), so a rebound name is not its own origin.
+func originChecker(allowed []string, trusted func(string) bool) func(*http.Request) bool {
 	set := map[string]bool{}
 	for _, o := range allowed {
 		set[strings.ToLower(o)] = true
@@ -40,7 +42,7 @@ func originChecker(allowed []string) func(r *http.Request) bool {
 		if err != nil {
 			return false
 		}
-		if strings.EqualFold(u.Host, r.Host) {
+		if strings.EqualFold(u.Host, r.Host) && trusted(r.Host) {
 			return true
 		}
 		return set[strings.ToLower(origin)]

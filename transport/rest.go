@@ -3,8 +3,10 @@ package transport
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 
+	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/persistence"
 )
 
@@ -75,11 +77,35 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request, _ principa
 	writeJSON(w, http.StatusOK, page)
 }
 
+// statsBody is the body of GET /api/v1/stats: the counters, and what /healthz keeps to
+// itself.
+type statsBody struct {
+	actors.Snapshot
+	Version string       `json:"version"`
+	LastSeq uint64       `json:"last_seq"`
+	Health  healthDetail `json:"health"`
+}
+
+// healthDetail is the engine's health with its cause, for authenticated readers.
+type healthDetail struct {
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, _ principal) {
 	if !noParams(w, r) {
 		return
 	}
-	writeJSON(w, http.StatusOK, s.cfg.Stats.Snapshot(s.cfg.Clock.Now()))
+	body := statsBody{
+		Snapshot: s.cfg.Stats.Snapshot(s.cfg.Clock.Now()),
+		Version:  s.cfg.Version,
+		LastSeq:  s.cfg.LastSeq(),
+		Health:   healthDetail{Status: "ok"},
+	}
+	if err := s.cfg.Health(); err != nil {
+		body.Health = healthDetail{Status: "unhealthy", Error: err.Error()}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // handleNoRoute answers an authenticated call to a path under /api/ that names no route.
@@ -88,9 +114,10 @@ func (s *Server) handleNoRoute(w http.ResponseWriter, _ *http.Request, _ princip
 }
 
 // storeError answers a failed store call: 503 when the store failed closed (it stays so
-// until the engine restarts), 500 otherwise. The cause is logged, never sent.
+// until the engine restarts), 500 otherwise. The cause is logged (at most one line a
+// second: an API key lookup fails this way before its caller is known), never sent.
 func (s *Server) storeError(w http.ResponseWriter, op string, err error) {
-	s.cfg.Logger.Error("store call failed", "op", op, "err", err)
+	s.storeLog.log(s.cfg.Logger, slog.LevelError, "store call failed", "op", op, "err", err)
 	if errors.Is(err, persistence.ErrFailed) || errors.Is(err, persistence.ErrClosed) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable",
 			"the store is not available")
@@ -99,22 +126,20 @@ func (s *Server) storeError(w http.ResponseWriter, op string, err error) {
 	writeError(w, http.StatusInternalServerError, "internal", "the store could not be read")
 }
 
-// health is the body of GET /healthz.
-type health struct {
-	Status  string `json:"status"`
-	Version string `json:"version"`
-	LastSeq uint64 `json:"last_seq"`
-	Error   string `json:"error,omitempty"`
+// healthStatus is the body of GET /healthz. Anyone may call it, so it says nothing more:
+// the seq would let a stranger time alerts, and the cause may name files.
+type healthStatus struct {
+	Status string `json:"status"`
 }
 
-// handleHealth answers 200 while alerts can be taken and persisted, 503 otherwise. It says
-// why, but never more than the cause's text.
+// handleHealth answers 200 {"status":"ok"} while alerts can be taken and persisted, 503
+// {"status":"unhealthy"} otherwise. The cause is logged at error, at most once a minute;
+// /api/v1/stats shows it to readers.
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
-	h := health{Status: "ok", Version: s.cfg.Version, LastSeq: s.cfg.LastSeq()}
 	if err := s.cfg.Health(); err != nil {
-		h.Status, h.Error = "unhealthy", err.Error()
-		writeJSON(w, http.StatusServiceUnavailable, h)
+		s.healthLog.log(s.cfg.Logger, slog.LevelError, "health check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, healthStatus{Status: "unhealthy"})
 		return
 	}
-	writeJSON(w, http.StatusOK, h)
+	writeJSON(w, http.StatusOK, healthStatus{Status: "ok"})
 }

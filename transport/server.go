@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -52,9 +53,9 @@ type Config struct {
 	// Clock tells the time (uptime, token expiry, rate limits).
 	Clock clock.Clock
 	// Logger receives request-level events. Nothing logged holds a URL query or a
-	// credential.
+	// credential, and a failure a client can repeat is logged at debug or throttled.
 	Logger *slog.Logger
-	// Version is reported by /healthz.
+	// Version is reported by /api/v1/stats.
 	Version string
 
 	// Security holds API keys, revocations and the audit log.
@@ -79,6 +80,13 @@ type Config struct {
 	RateWindow time.Duration
 	// TLS, when set, serves https and wss only (see LoadTLS); nil serves plain HTTP.
 	TLS *tls.Config
+	// AllowedHosts lists Host header values (name or IP, optionally with :port; see
+	// CheckHosts) served besides localhost and loopback IP literals. A non-empty list turns
+	// the Host check on whatever the listen address; see Serve.
+	AllowedHosts []string
+	// Timeouts sets the HTTP server's and the WebSocket connections' timers; the zero value
+	// is the defaults.
+	Timeouts Timeouts
 }
 
 // Default REST rate limit, when Config leaves it zero.
@@ -105,6 +113,16 @@ type Server struct {
 	limiters    *limiterTable
 	http        *http.Server
 	conns       sync.WaitGroup
+	// peers is what every WebSocket connection shares: timers, logger, counters.
+	peers *peerEnv
+
+	hosts hostList
+	// hostCheck refuses requests for foreign Host names; Serve turns it on.
+	hostCheck atomic.Bool
+
+	storeLog   *throttle // failed store calls
+	healthLog  *throttle // an unhealthy /healthz
+	sessionLog *throttle // sessions that could not be started
 }
 
 // NewServer builds the server; it listens only when Serve is called.
@@ -122,7 +140,19 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, limiters: limiters, checkOrigin: originChecker(cfg.AllowedOrigins)}
+	cfg.Timeouts = cfg.Timeouts.withDefaults()
+	s := &Server{
+		cfg:      cfg,
+		limiters: limiters,
+		hosts:    newHostList(cfg.AllowedHosts),
+		peers: &peerEnv{times: cfg.Timeouts, log: cfg.Logger, stats: cfg.Stats,
+			epoch: time.Now()},
+		storeLog:   newThrottle(errorLogEvery, cfg.Clock),
+		healthLog:  newThrottle(healthLogEvery, cfg.Clock),
+		sessionLog: newThrottle(errorLogEvery, cfg.Clock),
+	}
+	s.hostCheck.Store(len(cfg.AllowedHosts) > 0)
+	s.checkOrigin = originChecker(cfg.AllowedOrigins, s.trustedHost)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: HandshakeTimeout,
 		ReadBufferSize:   1024,
@@ -130,11 +160,16 @@ func NewServer(cfg Config) (*Server, error) {
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      s.checkOrigin,
 	}
+	// The read and write timeouts bound plain requests only: hijacking a connection for a
+	// WebSocket clears its deadlines (net/http does, and gorilla again after the handshake).
 	s.http = &http.Server{
-		Handler:           s.routes(),
+		Handler:           limitConnUse(s.checkHost(s.routes())),
 		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       cfg.Timeouts.Read,
+		WriteTimeout:      cfg.Timeouts.Write,
+		IdleTimeout:       cfg.Timeouts.Idle,
 		MaxHeaderBytes:    MaxHeaderBytes,
-		IdleTimeout:       60 * time.Second,
+		ConnContext:       trackConn,
 		ErrorLog:          newErrorLog(cfg.Logger, cfg.Clock),
 	}
 	if cfg.TLS != nil {
@@ -177,7 +212,10 @@ func (c Config) check() error {
 	if c.RateLimit < 0 || c.RateWindow < 0 {
 		return fmt.Errorf("%w: negative REST rate limit", ErrConfig)
 	}
-	return nil
+	if err := CheckHosts(c.AllowedHosts); err != nil {
+		return fmt.Errorf("%w: allowed hosts: %v", ErrConfig, err)
+	}
+	return c.Timeouts.check()
 }
 
 // routes returns the server's routes. Every route under /api/ authenticates its caller.
@@ -205,7 +243,14 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 
 // Serve accepts connections on ln until Shutdown; it returns http.ErrServerClosed then. With
 // Config.TLS it serves TLS only: a plain HTTP request gets 400 and no route.
+//
+// When ln is bound to a loopback address (or Config.AllowedHosts is set), the Host check is
+// on: a request whose Host header is neither localhost, a loopback IP literal nor an
+// allowed host gets 421, whatever its route. It stays on once set.
 func (s *Server) Serve(ln net.Listener) error {
+	if isLoopbackListener(ln) {
+		s.hostCheck.Store(true)
+	}
 	if s.cfg.TLS != nil {
 		return s.http.ServeTLS(ln, "", "")
 	}
@@ -266,13 +311,14 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(actors.MaxClientMessage)
-	peer := newWSPeer(conn, ip.String())
+	peer := newWSPeer(conn, ip.String(), s.peers)
 	start.Peer = peer
 
 	res, err := s.cfg.Root.RequestFuture(s.cfg.Sessions, start, spawnTimeout).Result()
 	started, ok := res.(*actors.SessionStarted)
 	if err != nil || !ok {
-		s.cfg.Logger.Error("session not started", "remote", peer.remote, "err", err)
+		s.sessionLog.log(s.cfg.Logger, slog.LevelError, "session not started",
+			"remote", peer.remote, "err", err)
 		peer.Close(actors.CloseGoingAway, "server shutting down")
 		_ = conn.Close()
 		return

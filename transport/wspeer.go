@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -21,17 +23,31 @@ const (
 	// reader waits past it, so a flooding client is slowed by TCP, not by our memory.
 	MaxInflightFrames = 8
 	// WriteTimeout is the deadline of one frame write; a client that cannot take a frame in
-	// that time is disconnected.
+	// that time is disconnected. Once the connection is closing, every frame still queued
+	// must be written within one WriteTimeout in all.
 	WriteTimeout = 10 * time.Second
-	// CloseGrace is how long a closing connection waits for the client's close reply.
+	// CloseGrace is how long a closing connection waits for the client's close reply, and
+	// how long a write blocked on a client that reads nothing may go on once the connection
+	// is closed with a stuck queue.
 	CloseGrace = 2 * time.Second
 )
 
+// peerEnv is what every connection of a server shares.
+type peerEnv struct {
+	times Timeouts
+	log   *slog.Logger
+	stats *actors.Stats
+	// epoch is when the server was built; peers keep times as monotonic offsets from it.
+	epoch time.Time
+}
+
 // wsPeer implements actors.Peer over a gorilla connection. One reader goroutine lives as long
-// as the connection; a writer goroutine exists only while frames are queued.
+// as the connection; a writer goroutine exists only while frames are queued, and a timer
+// whose callback runs only when it fires pings the client when it is silent.
 type wsPeer struct {
 	conn   *websocket.Conn
 	remote string
+	env    *peerEnv
 
 	mu          sync.Mutex
 	queue       [][]byte
@@ -40,16 +56,28 @@ type wsPeer struct {
 	closeCode   int
 	closeReason string
 	closing     bool
-	broken      bool
+	// closeBy, once closing, is the latest deadline of any frame write.
+	closeBy time.Time
+	broken  bool
+	pinger  *time.Timer
+
+	// heardAt is when the client last sent a complete message or a pong, as an offset
+	// from env.epoch.
+	heardAt atomic.Int64
+	// controls counts the client's control frames in the second from controlsFrom. Only
+	// the reader goroutine touches them.
+	controls     int
+	controlsFrom time.Time
 
 	inflight chan struct{}
 	done     chan struct{}
 }
 
-func newWSPeer(conn *websocket.Conn, remote string) *wsPeer {
+func newWSPeer(conn *websocket.Conn, remote string, env *peerEnv) *wsPeer {
 	return &wsPeer{
 		conn:     conn,
 		remote:   remote,
+		env:      env,
 		inflight: make(chan struct{}, MaxInflightFrames),
 		done:     make(chan struct{}),
 	}
@@ -88,7 +116,9 @@ func (p *wsPeer) Send(frame []byte) bool {
 }
 
 // Close implements actors.Peer. A full queue is dropped so that a stuck client learns the close
-// code at once instead of after every queued frame.
+// code at once instead of after every queued frame. If a write is then still blocked on the
+// client, it gets CloseGrace to finish before the socket is closed under it: waiting for its
+// own deadline would hold the socket and its buffers for a client that reads nothing.
 func (p *wsPeer) Close(code int, reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -97,10 +127,28 @@ func (p *wsPeer) Close(code int, reason string) {
 	}
 	p.closing = true
 	p.closeCode, p.closeReason = code, reason
+	p.closeBy = time.Now().Add(p.env.times.FrameWrite)
 	if len(p.queue) >= MaxQueuedFrames || p.queuedBytes >= MaxQueuedBytes/2 {
 		p.queue, p.queuedBytes = nil, 0
+		if p.writing {
+			time.AfterFunc(p.env.times.CloseGrace, p.cutStuckWrite)
+		}
 	}
 	p.startWriter()
+}
+
+// cutStuckWrite closes the socket if the writer is still on a data frame, CloseGrace after
+// a stuck queue was closed. A shorter write deadline could not do it reliably: the writer
+// sets a new deadline with every frame. A writer that reached the close frame has a
+// deadline of CloseGrace already and is left alone.
+func (p *wsPeer) cutStuckWrite() {
+	p.mu.Lock()
+	stuck := p.writing && !p.broken
+	p.mu.Unlock()
+	if stuck {
+		p.env.log.Debug("websocket write stuck after close", "remote", p.remote)
+		p.fail()
+	}
 }
 
 // startWriter runs the writer unless it runs already. Called with mu held.
@@ -133,9 +181,13 @@ func (p *wsPeer) writeLoop() {
 		if len(p.queue) == 0 {
 			p.queue = nil
 		}
+		deadline := time.Now().Add(p.env.times.FrameWrite)
+		if p.closing && p.closeBy.Before(deadline) {
+			deadline = p.closeBy
+		}
 		p.mu.Unlock()
 
-		_ = p.conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
+		_ = p.conn.SetWriteDeadline(deadline)
 		if err := p.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
 			p.fail()
 			return
@@ -148,12 +200,16 @@ func (p *wsPeer) writeLoop() {
 // unread client bytes from turning the close into a reset that would hide the code.
 func (p *wsPeer) writeClose(code int, reason string) {
 	msg := websocket.FormatCloseMessage(code, reason)
-	deadline := time.Now().Add(CloseGrace)
+	deadline := time.Now().Add(p.env.times.CloseGrace)
 	if err := p.conn.WriteControl(websocket.CloseMessage, msg, deadline); err != nil {
 		p.fail()
 		return
 	}
+	// Under mu: the reader extends its deadline under mu only while not closing, so this
+	// one is never moved later.
+	p.mu.Lock()
 	_ = p.conn.SetReadDeadline(deadline)
+	p.mu.Unlock()
 }
 
 // fail marks the connection broken and closes the socket; the reader then reports PeerGone.
@@ -176,10 +232,13 @@ func (p *wsPeer) isClosing() bool {
 }
 
 // readLoop forwards client frames to the session until the connection ends. It runs in the
-// connection's goroutine and returns when the socket is closed.
+// connection's goroutine and returns when the socket is closed. It keeps the connection
+// alive as wspeer_keepalive.go says.
 func (p *wsPeer) readLoop(root *actor.RootContext, session *actor.PID) {
 	defer close(p.done)
 	defer p.conn.Close()
+	p.startKeepAlive()
+	defer p.stopKeepAlive()
 	for {
 		if !p.acquire() {
 			return
@@ -194,6 +253,7 @@ func (p *wsPeer) readLoop(root *actor.RootContext, session *actor.PID) {
 			p.Released()
 			continue
 		}
+		p.heard()
 		root.Send(session, &actors.ClientFrame{Data: data, Binary: typ == websocket.BinaryMessage})
 	}
 }
@@ -206,17 +266,21 @@ func (p *wsPeer) acquire() bool {
 		return true
 	default:
 	}
-	t := time.NewTimer(CloseGrace)
+	grace := p.env.times.CloseGrace
+	t := time.NewTimer(grace)
 	defer t.Stop()
 	for {
 		select {
 		case p.inflight <- struct{}{}:
+			// The engine, not the client, kept the reader waiting: the time spent here
+			// does not count against the client's keep-alive.
+			p.extendReadDeadline()
 			return true
 		case <-t.C:
 			if p.isClosing() {
 				return false
 			}
-			t.Reset(CloseGrace)
+			t.Reset(grace)
 		}
 	}
 }

@@ -113,6 +113,10 @@ func securityFlags(fs *flag.FlagSet, cfg *system.Config) {
 	fs.Var((*listFlag)(&cfg.AllowedOrigins), "allowed-origins",
 		"browser `origins` allowed to open a WebSocket besides the engine's own, "+
 			"comma-separated scheme://host[:port], or *; clients without Origin pass")
+	fs.Var((*listFlag)(&cfg.AllowedHosts), "allowed-hosts",
+		"Host `names` (name or IP, optionally :port, comma-separated) served besides "+
+			"localhost and loopback IPs, e.g. behind a proxy; a loopback engine refuses "+
+			"other Hosts with 421 (DNS rebinding), and a list refuses them on any address")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "",
 		"proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; "+
 			"empty: the socket's peer is the client")
@@ -134,6 +138,7 @@ func securityFlags(fs *flag.FlagSet, cfg *system.Config) {
 // listFlag is a comma-separated list; empty items are dropped.
 type listFlag []string
 
+// String implements flag.Value.
 func (l *listFlag) String() string {
 	if l == nil {
 		return ""
@@ -141,6 +146,7 @@ func (l *listFlag) String() string {
 	return strings.Join(*l, ",")
 }
 
+// Set implements flag.Value.
 func (l *listFlag) Set(s string) error {
 	*l = nil
 	for item := range strings.SplitSeq(s, ",") {
@@ -220,6 +226,7 @@ func serve(args []string, stderr io.Writer) error {
 // default.
 type rateFlag float64
 
+// String implements flag.Value: "auto" for the source's default.
 func (r *rateFlag) String() string {
 	if r == nil || *r < 0 {
 		return "auto"
@@ -227,6 +234,7 @@ func (r *rateFlag) String() string {
 	return strconv.FormatFloat(float64(*r), 'f', -1, 64)
 }
 
+// Set implements flag.Value.
 func (r *rateFlag) Set(s string) error {
 	if s == "auto" {
 		*r = -1

@@ -25,7 +25,8 @@ func TestServeSecurityFlags(t *testing.T) {
 				g.AttemptsPerIP != 20 || g.BanAfter != 10 || g.BanWindow != time.Minute ||
 				g.BanFor != 15*time.Minute || c.MaxTokenLifetime != 7*24*time.Hour ||
 				c.RefreshWindow != time.Hour || c.TokenLeeway != 0 ||
-				c.AllowedOrigins != nil || c.TrustedProxies != "" || c.TLSCert != "" {
+				c.AllowedOrigins != nil || c.AllowedHosts != nil || c.TrustedProxies != "" ||
+				c.TLSCert != "" {
 				tb.Errorf("got %+v guard %+v, want the defaults", c, g)
 			}
 		}},
@@ -50,6 +51,14 @@ func TestServeSecurityFlags(t *testing.T) {
 					c.TrustedProxies != "10.0.0.0/8, 127.0.0.1" {
 					tb.Errorf("got origins %q proxies %q, want %q", c.AllowedOrigins,
 						c.TrustedProxies, want)
+				}
+			}},
+		{name: "hosts", args: []string{"--allowed-hosts",
+			"whales.example, proxy.internal:8080 ,[::1]:9000"},
+			check: func(tb testing.TB, c system.Config) {
+				want := []string{"whales.example", "proxy.internal:8080", "[::1]:9000"}
+				if !slices.Equal(c.AllowedHosts, want) {
+					tb.Errorf("got hosts %q, want %q", c.AllowedHosts, want)
 				}
 			}},
 		{name: "guards", args: []string{"--max-conns", "50", "--max-conns-per-ip", "5",
@@ -104,6 +113,11 @@ func TestServeSecurityRefusals(t *testing.T) {
 			"--allowed-origins"},
 		{"origin of another scheme", []string{"--allowed-origins", "ftp://a.example"}, 2,
 			"--allowed-origins"},
+		{"host with a scheme", []string{"--allowed-hosts", "http://a.example"}, 2,
+			"--allowed-hosts"},
+		{"host wildcard", []string{"--allowed-hosts", "*.example"}, 2, "--allowed-hosts"},
+		{"host with a bad port", []string{"--allowed-hosts", "a.example:99999"}, 2,
+			"--allowed-hosts"},
 		{"proxy not an address", []string{"--trusted-proxies", "proxy.example"}, 2,
 			"--trusted-proxies"},
 		{"no-auth on every interface", []string{"--no-auth", "--addr", "0.0.0.0:0"}, 2,

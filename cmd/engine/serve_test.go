@@ -69,11 +69,16 @@ func TestServeProcess(t *testing.T) {
 
 	_, stdout, _ := runCmdEnv(t, map[string]string{envSecret: testSecret}, "token",
 		"--client", "proc", "--data", dir)
-	c, _ := wsSession(t, "ws://"+addr+"/ws", strings.TrimSpace(stdout), 0)
+	tok := strings.TrimSpace(stdout)
+	c, _ := wsSession(t, "ws://"+addr+"/ws", tok, 0)
 	checkWhales(t, c)
 	if got, body := getStatus(t, "http://"+addr+"/healthz", ""); got != 200 ||
+		body != `{"status":"ok"}` {
+		t.Errorf("healthz: got %d %s, want 200 with only status ok", got, body)
+	}
+	if got, body := getStatus(t, "http://"+addr+"/api/v1/stats", tok); got != 200 ||
 		!strings.Contains(body, `"last_seq":3`) {
-		t.Errorf("healthz: got %d %s, want 200 with last_seq 3", got, body)
+		t.Errorf("stats: got %d %s, want 200 with last_seq 3", got, body)
 	}
 
 	// The connected client must get 1001 while the process stops.
