@@ -18,7 +18,7 @@ type TokenVerifier interface {
 
 // TokenIssuer mints the token of an in-band refresh; *auth.Issuer implements it.
 type TokenIssuer interface {
-	Issue(subject string, perms []auth.Perm, ttl time.Duration) (string, auth.Claims, error)
+	Refresh(c auth.Claims, ttl time.Duration) (string, auth.Claims, error)
 	MaxLifetime() time.Duration
 }
 

@@ -24,7 +24,7 @@ func (s *session) onRefresh(ctx actor.Context) {
 	}
 
 	ttl := min(s.claims.ExpiresAt.Sub(s.claims.IssuedAt), s.deps.Issuer.MaxLifetime())
-	token, claims, err := s.deps.Issuer.Issue(s.claims.Subject, s.claims.Perms, ttl)
+	token, claims, err := s.deps.Issuer.Refresh(s.claims, ttl)
 	if err != nil {
 		s.log.Error("session refresh failed", "err", err)
 		s.send(ctx, errorFrame(ErrCodeBadRequest, "the token could not be refreshed"))

@@ -34,7 +34,7 @@ const (
 type Config struct {
 	// Addr is the listen address, host:port.
 	Addr string
-	// DataDir holds Badger (DataDir/badger) and key material (DataDir/secret.key).
+	// DataDir holds Badger (DataDir/badger) and the token key ring (DataDir/keys.json).
 	DataDir string
 	// Source is "sim" or "replay:PATH[,PATH...]" (globs allowed).
 	Source string

@@ -208,6 +208,7 @@ func (e *Engine) watchKeys() {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stopKeys, e.keysDone = cancel, make(chan struct{})
 	log := e.log.With("component", "keys")
+	known := e.ring.List()
 	go func() {
 		defer close(e.keysDone)
 		e.ring.Watch(ctx, e.clock, auth.DefaultReloadInterval, func(changed bool, err error) {
@@ -215,7 +216,12 @@ func (e *Engine) watchKeys() {
 				log.Error("token keys reload failed; keeping the keys in use", "err", err)
 				return
 			}
-			log.Info("token keys reloaded", "keys", len(e.ring.List()))
+			now := e.ring.List()
+			log.Info("token keys reloaded", "keys", len(now))
+			for _, ev := range keyChanges(known, now) {
+				e.access.Audit(ev)
+			}
+			known = now
 			// Sessions whose key was retired end now, not at their next message.
 			e.system.Root.Send(e.tree.sessions, &actors.CredentialsChanged{})
 		})
@@ -292,4 +298,29 @@ func poison(root *actor.RootContext, pid *actor.PID) error {
 		return fmt.Errorf("system: stop %s: %w", pid.Id, err)
 	}
 	return nil
+}
+
+// keyChanges returns the audit events that turn the key list before into after: a new HS256
+// key is a rotation, a new Ed25519 key an import, a key turned retired a retirement.
+func keyChanges(before, after []auth.KeyInfo) []persistence.AuditEvent {
+	old := make(map[string]auth.KeyInfo, len(before))
+	for _, k := range before {
+		old[k.KID] = k
+	}
+	var events []persistence.AuditEvent
+	for _, k := range after {
+		prev, seen := old[k.KID]
+		switch {
+		case !seen && k.Alg == auth.AlgEdDSA:
+			events = append(events, persistence.AuditEvent{Type: persistence.AuditKeyImported,
+				KeyID: k.KID})
+		case !seen:
+			events = append(events, persistence.AuditEvent{Type: persistence.AuditKeyRotated,
+				KeyID: k.KID})
+		case prev.State != auth.KeyRetired && k.State == auth.KeyRetired:
+			events = append(events, persistence.AuditEvent{Type: persistence.AuditKeyRetired,
+				KeyID: k.KID})
+		}
+	}
+	return events
 }

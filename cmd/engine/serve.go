@@ -29,7 +29,8 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address host:port")
 	host := fs.String("host", "", "listen host (with --port, instead of --addr)")
 	port := fs.Int("port", 0, "listen port (with --host, instead of --addr)")
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: Badger and secret.key")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir,
+		"data directory: Badger store and the key ring keys.json")
 	fs.StringVar(&cfg.Source, "source", cfg.Source,
 		"transaction source: sim, or replay:PATH[,PATH...] (globs allowed)")
 	fs.Var((*rateFlag)(&cfg.Rate), "rate",
@@ -58,7 +59,8 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 		fmt.Fprintf(stderr, "Usage: engine serve [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nEnvironment:\n"+
-			"  %s  HS256 secret, at least 32 bytes (default: DATA/secret.key, created 0600)\n"+
+			"  %s  extra HS256 signing key, at least 32 bytes "+
+			"(default: the key ring DATA/keys.json)\n"+
 			"  %s    default token lifetime in hours (24)\n"+
 			"  %s   client messages per window (100)\n"+
 			"  %s     rate limit window in seconds (60)\n"+

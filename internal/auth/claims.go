@@ -34,6 +34,19 @@ type Claims struct {
 	Audience []string
 	// KeyID is the kid of the key that signed the token (a header field, not a claim).
 	KeyID string
+	// OriginID and OriginKeyID are set on a token made by an in-band refresh: the jti and
+	// kid of the first token of the chain (claims ojti and okid). Revoking that jti or
+	// retiring that key ends every token refreshed from it.
+	OriginID    string
+	OriginKeyID string
+}
+
+// root returns the jti and kid a refresh of c must carry: its origin's, or its own.
+func (c Claims) root() (jti, kid string) {
+	if c.OriginID != "" {
+		return c.OriginID, c.OriginKeyID
+	}
+	return c.ID, c.KeyID
 }
 
 // Has reports whether the claims grant p.
@@ -45,6 +58,9 @@ func (c Claims) Has(p Perm) bool {
 type wireClaims struct {
 	jwt.RegisteredClaims
 	Perms []Perm `json:"perms"`
+	// OriginID and OriginKeyID: see Claims.
+	OriginID    string `json:"ojti,omitempty"`
+	OriginKeyID string `json:"okid,omitempty"`
 }
 
 // validName reports whether s is 1 to maxLen bytes of the characters allowed in sub and jti.

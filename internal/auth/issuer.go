@@ -88,6 +88,19 @@ func (i *Issuer) MaxLifetime() time.Duration { return i.opts.MaxLifetime }
 // (ErrLifetimeTooLong). The returned Claims are exactly what Verify will return for the
 // token.
 func (i *Issuer) Issue(subject string, perms []Perm, ttl time.Duration) (string, Claims, error) {
+	return i.issue(subject, perms, ttl, "", "")
+}
+
+// Refresh signs a new token for the bearer of c (same client and permissions, a new jti,
+// valid for ttl from now) that remembers the first token of its chain: revoking that
+// token's jti or retiring its key ends the refreshed one too.
+func (i *Issuer) Refresh(c Claims, ttl time.Duration) (string, Claims, error) {
+	jti, kid := c.root()
+	return i.issue(c.Subject, c.Perms, ttl, jti, kid)
+}
+
+func (i *Issuer) issue(subject string, perms []Perm, ttl time.Duration,
+	originID, originKeyID string) (string, Claims, error) {
 	if !validName(subject, MaxSubjectLen) {
 		return "", Claims{}, fmt.Errorf("auth: issue token: %w: %d bytes, want 1 to %d "+
 			"of [A-Za-z0-9._:@-]", ErrInvalidSubject, len(subject), MaxSubjectLen)
@@ -123,6 +136,9 @@ func (i *Issuer) Issue(subject string, perms []Perm, ttl time.Duration) (string,
 		ID:        id,
 		Issuer:    i.opts.Issuer,
 		KeyID:     key.info.KID,
+
+		OriginID:    originID,
+		OriginKeyID: originKeyID,
 	}
 	if i.opts.Audience != "" {
 		c.Audience = []string{i.opts.Audience}
@@ -136,7 +152,9 @@ func (i *Issuer) Issue(subject string, perms []Perm, ttl time.Duration) (string,
 			ExpiresAt: jwt.NewNumericDate(c.ExpiresAt),
 			ID:        c.ID,
 		},
-		Perms: c.Perms,
+		Perms:       c.Perms,
+		OriginID:    originID,
+		OriginKeyID: originKeyID,
 	}
 	unsigned := jwt.NewWithClaims(jwt.SigningMethodHS256, wire)
 	unsigned.Header["kid"] = key.info.KID

@@ -55,6 +55,9 @@ func (r *Revocations) Revoked(c Claims) bool {
 	if _, ok := r.jtis[c.ID]; ok {
 		return true
 	}
+	if _, ok := r.jtis[c.OriginID]; ok && c.OriginID != "" {
+		return true
+	}
 	cr, ok := r.clients[c.Subject]
 	return ok && !c.IssuedAt.After(cr.at)
 }

@@ -141,6 +141,9 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 		return Claims{}, reject(ReasonMalformed, "", "not validated")
 	}
 	c.KeyID, _ = tok.Header["kid"].(string)
+	if c.OriginKeyID != "" && v.ring.lookup(c.OriginKeyID) == nil {
+		return Claims{}, reject(ReasonUnknownKey, "okid", "refreshed from a retired key")
+	}
 	if v.opts.Revoked != nil && v.opts.Revoked(c) {
 		return Claims{}, reject(ReasonRevoked, "", "token revoked")
 	}
@@ -265,6 +268,13 @@ func (v *Verifier) claimsOf(w *wireClaims) (Claims, *AuthError) {
 		ExpiresAt: w.ExpiresAt.UTC(),
 		ID:        w.ID,
 		Issuer:    w.Issuer,
+
+		OriginID:    w.OriginID,
+		OriginKeyID: w.OriginKeyID,
+	}
+	if (w.OriginID == "") != (w.OriginKeyID == "") || (w.OriginID != "" &&
+		!validName(w.OriginID, MaxIDLen)) {
+		return Claims{}, reject(ReasonBadClaim, "ojti", "incomplete or bad origin")
 	}
 	if len(w.Audience) > 0 {
 		c.Audience = slices.Clone([]string(w.Audience))
@@ -281,6 +291,8 @@ func (v *Verifier) Recheck(c Claims) error {
 	switch {
 	case v.ring.lookup(c.KeyID) == nil:
 		return reject(ReasonUnknownKey, "kid", "the signing key was retired")
+	case c.OriginKeyID != "" && v.ring.lookup(c.OriginKeyID) == nil:
+		return reject(ReasonUnknownKey, "okid", "refreshed from a retired key")
 	case v.opts.Revoked != nil && v.opts.Revoked(c):
 		return reject(ReasonRevoked, "", "revoked")
 	case !v.clk.Now().Before(c.ExpiresAt.Add(v.opts.Leeway)):

@@ -556,3 +556,69 @@ func assertReason(t *testing.T, err error, want Reason) {
 		t.Errorf("error %v, want reason %s", err, want)
 	}
 }
+
+// TestRefreshKeepsLineage: a token refreshed in-band dies with the first token of its chain,
+// whether that one is revoked by jti or its key is retired.
+func TestRefreshKeepsLineage(t *testing.T) {
+	tests := []struct {
+		name string
+		cut  func(t *testing.T, ring *Ring, revs *Revocations, first Claims)
+		want Reason
+	}{
+		{"origin jti revoked", func(_ *testing.T, _ *Ring, revs *Revocations, first Claims) {
+			revs.RevokeJTI(first.ID, first.ExpiresAt)
+		}, ReasonRevoked},
+		{"origin key retired", func(t *testing.T, ring *Ring, _ *Revocations, first Claims) {
+			if err := ring.Retire(first.KeyID); err != nil {
+				t.Fatal(err)
+			}
+		}, ReasonUnknownKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ring := loadRing(t, t.TempDir())
+			clk := clock.NewFake(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
+			revs := NewRevocations()
+			v, err := NewRingVerifier(ring, clk, VerifierOptions{Revoked: revs.Revoked})
+			if err != nil {
+				t.Fatal(err)
+			}
+			iss, err := NewRingIssuer(ring, clk, IssuerOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, first, err := iss.Issue("alice", []Perm{PermRead}, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The refreshes are signed by a newer key, so only the lineage ties them to the
+			// first key.
+			if _, err := ring.Rotate(); err != nil {
+				t.Fatal(err)
+			}
+			_, second, err := iss.Refresh(first, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, third, err := iss.Refresh(second, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if third.KeyID == first.KeyID {
+				t.Fatalf("refresh signed with the first key %s, want the rotated one", first.KeyID)
+			}
+			if third.OriginID != first.ID || third.OriginKeyID != first.KeyID {
+				t.Fatalf("third token's origin %s/%s, want %s/%s", third.OriginID,
+					third.OriginKeyID, first.ID, first.KeyID)
+			}
+			if _, err := v.Verify(tok); err != nil {
+				t.Fatalf("refreshed token refused before the cut: %v", err)
+			}
+
+			tt.cut(t, ring, revs, first)
+			_, err = v.Verify(tok)
+			assertReason(t, err, tt.want)
+			assertReason(t, v.Recheck(third), tt.want)
+		})
+	}
+}
