@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -36,7 +35,7 @@ func (s *session) onFirstFrame(ctx actor.Context, f *ClientFrame) {
 	}
 	claims, err := s.deps.Config.Verifier.Verify(m.Token)
 	if err != nil {
-		reason := authReason(err)
+		reason := auth.ReasonOf(err)
 		s.authFailed(reason)
 		s.closeWith(ctx, CloseAuthFailed, "authentication failed: "+reason)
 		return
@@ -60,15 +59,6 @@ func (s *session) audit(ev persistence.AuditEvent) {
 	ev.Remote = s.peer.Remote()
 	ev.Time = s.deps.Clock.Now().UTC()
 	s.deps.Auditor.Audit(ev)
-}
-
-// authReason is the stable reason code of a verification error; it never holds the token.
-func authReason(err error) string {
-	var ae *auth.AuthError
-	if errors.As(err, &ae) {
-		return string(ae.Reason)
-	}
-	return "invalid_token"
 }
 
 func noAuthClaims(now time.Time) auth.Claims {

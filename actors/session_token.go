@@ -49,7 +49,7 @@ func (s *session) reauthenticate(ctx actor.Context, m clientMessage) {
 	}
 	claims, err := s.deps.Config.Verifier.Verify(m.Token)
 	if err != nil {
-		reason := authReason(err)
+		reason := auth.ReasonOf(err)
 		s.authFailed(reason)
 		s.closeWith(ctx, CloseAuthFailed, "authentication failed: "+reason)
 		return
@@ -88,7 +88,7 @@ func (s *session) stillValid(ctx actor.Context) bool {
 		return true
 	}
 	err := s.deps.Recheck(s.claims)
-	switch reason := authReason(err); {
+	switch reason := auth.ReasonOf(err); {
 	case err == nil:
 		return true
 	case reason == string(auth.ReasonExpired):

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/whalecast/whalecast/internal/auth"
 	"github.com/whalecast/whalecast/persistence"
 )
 
@@ -160,33 +159,6 @@ func requestCredential(h http.Header) (credential, error) {
 		return credential{}, errCredential
 	}
 	return credential{kind: credBearer, value: tok}, nil
-}
-
-// authReason is the stable reason code of a verification error; it never holds the token.
-func authReason(err error) string {
-	var ae *auth.AuthError
-	if errors.As(err, &ae) {
-		return string(ae.Reason)
-	}
-	return "invalid_token"
-}
-
-// validName reports whether s is 1 to maxLen bytes of the characters a token's sub and jti
-// may hold (letters, digits and . _ : @ -), as internal/auth accepts them.
-func validName(s string, maxLen int) bool {
-	if s == "" || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '.', c == '_', c == ':', c == '@', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // validAPIKeyID reports whether id may name an API key: 1 to MaxAPIKeyIDLen bytes of

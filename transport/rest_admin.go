@@ -203,11 +203,11 @@ func (req RevokeRequest) Check(now time.Time) (kind, value string, err error) {
 		return "", "", badRequest("give either jti or client")
 	case req.Client != "" && !req.ExpiresAt.IsZero():
 		return "", "", badRequest("expires_at goes with jti only")
-	case req.Client != "" && !validName(req.Client, auth.MaxSubjectLen):
+	case req.Client != "" && !auth.ValidName(req.Client, auth.MaxSubjectLen):
 		return "", "", badRequest("client is not a valid client id")
 	case req.Client != "":
 		return persistence.RevokeClient, req.Client, nil
-	case !validName(req.JTI, auth.MaxIDLen):
+	case !auth.ValidName(req.JTI, auth.MaxIDLen):
 		return "", "", badRequest("jti is not a valid token id")
 	case !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now):
 		return "", "", badRequest("expires_at has passed: the token is expired already")
@@ -238,7 +238,7 @@ func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request, _ pri
 // Check validates the request and returns its permissions without duplicates. Its errors
 // wrap ErrInvalidRequest.
 func (req APIKeyRequest) Check() ([]string, error) {
-	if !validName(req.Client, auth.MaxSubjectLen) {
+	if !auth.ValidName(req.Client, auth.MaxSubjectLen) {
 		return nil, badRequest("client is not a valid client id")
 	}
 	if len(req.Perms) == 0 || len(req.Perms) > persistence.MaxAPIKeyPerms {

@@ -114,7 +114,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, ip netip.A
 
 	claims, err := s.cfg.Verifier.Verify(cred.value)
 	if err != nil {
-		s.unauthorized(w, r, ip, authReason(err), "", "")
+		s.unauthorized(w, r, ip, auth.ReasonOf(err), "", "")
 		return principal{}, false
 	}
 	return principal{Client: claims.Subject, Perms: claims.Perms, TokenID: claims.ID,

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/whalecast/whalecast/actors"
+	"github.com/whalecast/whalecast/internal/auth"
 )
 
 // admit asks the guard about a new connection from ip and answers its refusals: 429 with
@@ -91,7 +92,7 @@ func (s *Server) checkUpgrade(w http.ResponseWriter, r *http.Request, ip netip.A
 
 	claims, err := s.cfg.Verifier.Verify(cred.value)
 	if err != nil {
-		s.unauthorized(w, r, ip, authReason(err), "", "")
+		s.unauthorized(w, r, ip, auth.ReasonOf(err), "", "")
 		return nil, false
 	}
 	start.Claims = &claims

@@ -79,3 +79,9 @@ func validName(s string, maxLen int) bool {
 	}
 	return true
 }
+
+// ValidName reports whether s could be a token's sub or jti: 1 to maxLen bytes of letters,
+// digits and . _ : @ -. Other layers use it to check client ids before they store them.
+func ValidName(s string, maxLen int) bool {
+	return validName(s, maxLen)
+}

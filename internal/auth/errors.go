@@ -112,3 +112,13 @@ func (e *AuthError) Unwrap() error { return ErrInvalidToken }
 func reject(reason Reason, claim, detail string) *AuthError {
 	return &AuthError{Reason: reason, Claim: claim, detail: detail}
 }
+
+// ReasonOf returns the stable reason code of a verification error (an *AuthError), or
+// "invalid_token" for any other error. It never returns anything taken from the token.
+func ReasonOf(err error) string {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return string(ae.Reason)
+	}
+	return "invalid_token"
+}

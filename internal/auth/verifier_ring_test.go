@@ -513,18 +513,7 @@ func TestNewRingIssuerVerifierRejects(t *testing.T) {
 }
 
 func TestRecheck(t *testing.T) {
-	dir := t.TempDir()
-	ring := loadRing(t, dir)
-	clk := clock.NewFake(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
-	revs := NewRevocations()
-	v, err := NewRingVerifier(ring, clk, VerifierOptions{Revoked: revs.Revoked})
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss, err := NewRingIssuer(ring, clk, IssuerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ring, clk, revs, v, iss := newRevocableRing(t)
 	_, good, err := iss.Issue("alice", []Perm{PermRead}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -576,17 +565,7 @@ func TestRefreshKeepsLineage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ring := loadRing(t, t.TempDir())
-			clk := clock.NewFake(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
-			revs := NewRevocations()
-			v, err := NewRingVerifier(ring, clk, VerifierOptions{Revoked: revs.Revoked})
-			if err != nil {
-				t.Fatal(err)
-			}
-			iss, err := NewRingIssuer(ring, clk, IssuerOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ring, _, revs, v, iss := newRevocableRing(t)
 			_, first, err := iss.Issue("alice", []Perm{PermRead}, time.Hour)
 			if err != nil {
 				t.Fatal(err)
@@ -621,4 +600,22 @@ func TestRefreshKeepsLineage(t *testing.T) {
 			assertReason(t, v.Recheck(third), tt.want)
 		})
 	}
+}
+
+// newRevocableRing returns a fresh key ring with an issuer and a verifier that consults a
+// revocation set, on a fake clock.
+func newRevocableRing(t *testing.T) (*Ring, *clock.Fake, *Revocations, *Verifier, *Issuer) {
+	t.Helper()
+	ring := loadRing(t, t.TempDir())
+	clk := clock.NewFake(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
+	revs := NewRevocations()
+	v, err := NewRingVerifier(ring, clk, VerifierOptions{Revoked: revs.Revoked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := NewRingIssuer(ring, clk, IssuerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring, clk, revs, v, iss
 }
