@@ -1,6 +1,7 @@
 package bitcoin
 
 import (
+	"bytes"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -52,32 +53,52 @@ func simBlock(s *Sim, prev chainhash.Hash, height uint32, n int) *wire.MsgBlock 
 	}
 }
 
-// TestUpdateFixtures rewrites testdata/sim-blocks.raw and testdata/sim-items.hex when run
-// with -update-fixtures; compress them afterwards as testdata/README.md says.
-func TestUpdateFixtures(t *testing.T) {
-	if !*updateFixtures {
-		t.Skip("run with -update-fixtures to rewrite testdata")
+// TestFixturesMatchSimulator checks that testdata/sim-blocks.raw and testdata/sim-items.hex
+// are what the simulator makes for fixtureSeed. With -update-fixtures it rewrites them
+// instead; compress them afterwards as testdata/README.md says.
+func TestFixturesMatchSimulator(t *testing.T) {
+	raw, text := fixtureBytes(t)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"sim-blocks.raw", raw}, {"sim-items.hex", text}} {
+		if *updateFixtures {
+			writeFixture(t, f.name, f.data)
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join("testdata", f.name))
+		if err != nil {
+			t.Fatalf("read fixture: %v", err)
+		}
+		if !bytes.Equal(got, f.data) {
+			t.Errorf("testdata/%s differs from what the simulator makes; if the simulator "+
+				"changed on purpose, run with -update-fixtures", f.name)
+		}
 	}
+}
+
+// fixtureBytes makes the fixtures: two synthetic blocks, raw; and a text file of simulated
+// transactions and one block in hex.
+func fixtureBytes(t *testing.T) (raw, text []byte) {
+	t.Helper()
 	s := NewSim(fixtureSeed)
-	var raw []byte
 	prev := chainhash.Hash(sha256Of("whalecast synthetic fixture"))
 	for i := range uint32(2) {
 		blk := simBlock(s, prev, simStartHeight+i, 8)
 		raw = append(raw, serializeBlock(t, blk)...)
 		prev = blk.BlockHash()
 	}
-	writeFixture(t, "sim-blocks.raw", raw)
 
-	var text strings.Builder
-	fmt.Fprintf(&text, "# Simulated transactions (bitcoin.NewSim(%d)) and one synthetic block.\n",
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Simulated transactions (bitcoin.NewSim(%d)) and one synthetic block.\n",
 		fixtureSeed)
-	text.WriteString("\n")
+	b.WriteString("\n")
 	for range 12 {
-		text.WriteString(hex.EncodeToString(s.NextRaw()) + "\n")
+		b.WriteString(hex.EncodeToString(s.NextRaw()) + "\n")
 	}
 	blk := simBlock(s, prev, simStartHeight+2, 3)
-	text.WriteString(hex.EncodeToString(serializeBlock(t, blk)) + "\n")
-	writeFixture(t, "sim-items.hex", []byte(text.String()))
+	b.WriteString(hex.EncodeToString(serializeBlock(t, blk)) + "\n")
+	return raw, []byte(b.String())
 }
 
 func writeFixture(tb testing.TB, name string, data []byte) {
