@@ -72,8 +72,9 @@ func token(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("issue token: %w", err)
 	}
 	fmt.Fprintln(stdout, tok)
-	fmt.Fprintf(stderr, "token for %q, key %s, permissions %s, expires %s\n", claims.Subject,
-		claims.KeyID, *perm, claims.ExpiresAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(stderr, "token for %q, key %s, jti %s, permissions %s, expires %s\n",
+		claims.Subject, claims.KeyID, claims.ID, *perm,
+		claims.ExpiresAt.UTC().Format(time.RFC3339))
 	return nil
 }
 
