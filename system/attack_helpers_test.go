@@ -20,6 +20,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/whalecast/whalecast/system/systemtest"
 	"io"
 	"log/slog"
 	"net"
@@ -38,7 +39,6 @@ import (
 
 	"github.com/whalecast/whalecast/internal/auth"
 	"github.com/whalecast/whalecast/internal/btcdtest"
-	"github.com/whalecast/whalecast/internal/clock"
 	"github.com/whalecast/whalecast/system"
 	"github.com/whalecast/whalecast/transport"
 )
@@ -238,23 +238,8 @@ type atkEngine struct {
 func startAtkEngine(t *testing.T, name string, cfg system.Config, sink *logSink) *atkEngine {
 	t.Helper()
 	log := system.NewLogger(sink, slog.LevelDebug).With("engine", name)
-	eng, err := system.Open(cfg, log, clock.Real{})
-	if err != nil {
-		t.Fatalf("open engine %s: %v", name, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = eng.Shutdown(context.Background())
-		t.Fatalf("listen: %v", err)
-	}
-	if err := eng.Start(); err != nil {
-		_ = ln.Close()
-		_ = eng.Shutdown(context.Background())
-		t.Fatalf("start engine %s: %v", name, err)
-	}
-	te := &testEngine{Engine: eng, cfg: cfg, addr: ln.Addr().String(), served: make(chan error, 1)}
-	go func() { te.served <- eng.Serve(ln) }()
-	t.Cleanup(func() { te.shutdown(t) })
+	e := systemtest.Start(t, cfg, log)
+	te := &testEngine{Engine: e, cfg: cfg, addr: e.Addr}
 	return &atkEngine{testEngine: te, name: name}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/whalecast/whalecast/system/systemtest"
 	"io"
 	"log/slog"
 	"net"
@@ -46,11 +47,9 @@ const txsIn277647 = 212
 
 // testEngine is an engine serving on a loopback port of its own.
 type testEngine struct {
-	*system.Engine
-	cfg    system.Config
-	addr   string
-	stop   sync.Once
-	served chan error
+	*systemtest.Engine
+	cfg  system.Config
+	addr string
 }
 
 // replayConfig returns the configuration of an engine that replays block 277647 as fast as
@@ -70,44 +69,14 @@ func replayConfig(tb testing.TB) system.Config {
 // the test ends (or earlier by shutdown).
 func startEngine(tb testing.TB, cfg system.Config) *testEngine {
 	tb.Helper()
-	eng, err := system.Open(cfg, testLogger(tb), clock.Real{})
-	if err != nil {
-		tb.Fatalf("open engine: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = eng.Shutdown(context.Background())
-		tb.Fatalf("listen: %v", err)
-	}
-	if err := eng.Start(); err != nil {
-		_ = ln.Close()
-		_ = eng.Shutdown(context.Background())
-		tb.Fatalf("start engine: %v", err)
-	}
-	te := &testEngine{Engine: eng, cfg: cfg, addr: ln.Addr().String(), served: make(chan error, 1)}
-	go func() { te.served <- eng.Serve(ln) }()
-	tb.Cleanup(func() { te.shutdown(tb) })
-	return te
+	e := systemtest.Start(tb, cfg, testLogger(tb))
+	return &testEngine{Engine: e, cfg: cfg, addr: e.Addr}
 }
 
 // shutdown stops the engine once, checks that it stopped cleanly and that Serve returned.
 func (te *testEngine) shutdown(tb testing.TB) {
 	tb.Helper()
-	te.stop.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if err := te.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: got %v, want nil", err)
-		}
-		select {
-		case err := <-te.served:
-			if err != nil {
-				tb.Errorf("serve: got %v, want nil after shutdown", err)
-			}
-		case <-ctx.Done():
-			tb.Errorf("serve did not return within %v of shutdown", shutdownTimeout)
-		}
-	})
+	te.Stop(tb)
 }
 
 func (te *testEngine) wsURL() string   { return "ws://" + te.addr + "/ws" }

@@ -3,24 +3,22 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"github.com/whalecast/whalecast/system/systemtest"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/whalecast/whalecast/internal/btcdtest"
-	"github.com/whalecast/whalecast/internal/clock"
 	"github.com/whalecast/whalecast/system"
 )
 
 // runningEngine is an engine served on 127.0.0.1 port 0 by a test.
 type runningEngine struct {
-	addr   string
-	eng    *system.Engine
-	served chan error
-	once   sync.Once
+	*systemtest.Engine
+	addr string
+	eng  *system.Engine
 }
 
 // replayCfg returns the configuration of an engine replaying block 277647 into dataDir.
@@ -38,39 +36,14 @@ func replayCfg(tb testing.TB, dataDir string) system.Config {
 // when stop is called.
 func serveEngine(tb testing.TB, cfg system.Config) *runningEngine {
 	tb.Helper()
-	eng, err := system.Open(cfg, slog.New(slog.DiscardHandler), clock.Real{})
-	if err != nil {
-		tb.Fatalf("open engine: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = eng.Shutdown(context.Background())
-		tb.Fatalf("listen: %v", err)
-	}
-	if err := eng.Start(); err != nil {
-		_ = ln.Close()
-		_ = eng.Shutdown(context.Background())
-		tb.Fatalf("start engine: %v", err)
-	}
-	re := &runningEngine{addr: ln.Addr().String(), eng: eng, served: make(chan error, 1)}
-	go func() { re.served <- eng.Serve(ln) }()
-	tb.Cleanup(func() { re.stop(tb) })
-	return re
+	e := systemtest.Start(tb, cfg, slog.New(slog.DiscardHandler))
+	return &runningEngine{Engine: e, addr: e.Addr, eng: e.Engine}
 }
 
 // stop shuts the engine down once and checks that it stopped cleanly.
 func (re *runningEngine) stop(tb testing.TB) {
 	tb.Helper()
-	re.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := re.eng.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-		if err := <-re.served; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
-	})
+	re.Stop(tb)
 }
 
 // mint runs `engine token` for client with perm on dataDir's key ring.
