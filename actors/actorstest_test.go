@@ -233,6 +233,7 @@ type serverFrame struct {
 	MinBTC      *float64        `json:"min_btc"`
 	Data        json.RawMessage `json:"data"`
 	Token       string          `json:"token"`
+	Detectors   []string        `json:"detectors"`
 }
 
 func decodeFrame(tb testing.TB, b []byte) serverFrame {

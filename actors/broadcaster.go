@@ -14,6 +14,12 @@ type subscriber struct {
 	pid     *actor.PID
 	receive bool
 	minSat  int64
+	only    DetectorFilter
+}
+
+// wants reports whether the subscriber takes e.
+func (s subscriber) wants(e Entry) bool {
+	return s.receive && (e.Test || (e.ValueSat >= s.minSat && s.only.Wants(e.Detector)))
 }
 
 // broadcaster fans published alerts out to subscribed sessions. It encodes each alert's frame
@@ -50,6 +56,7 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 	case *SetFilter:
 		if i, ok := b.index[msg.Session.Id]; ok {
 			b.subs[i].minSat, b.subs[i].receive = msg.MinSat, msg.Receive
+			b.subs[i].only = msg.Detectors
 		}
 	case *Published:
 		b.publish(ctx, msg)
@@ -61,11 +68,12 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 }
 
 func (b *broadcaster) subscribe(ctx actor.Context, m *Subscribe) {
+	sub := subscriber{pid: m.Session, receive: m.Receive, minSat: m.MinSat, only: m.Detectors}
 	if i, ok := b.index[m.Session.Id]; ok {
-		b.subs[i] = subscriber{pid: m.Session, receive: m.Receive, minSat: m.MinSat}
+		b.subs[i] = sub
 	} else {
 		b.index[m.Session.Id] = len(b.subs)
-		b.subs = append(b.subs, subscriber{pid: m.Session, receive: m.Receive, minSat: m.MinSat})
+		b.subs = append(b.subs, sub)
 		ctx.Watch(m.Session)
 	}
 	ctx.Send(m.Session, &SubscribeAck{LastSeq: b.lastSeq})
@@ -94,10 +102,10 @@ func (b *broadcaster) publish(ctx actor.Context, m *Published) {
 		}
 		b.lastSeq = e.Stored.Seq
 		msg := &Deliver{Seq: e.Stored.Seq, Frame: alert.Frame(e.Stored), ValueSat: e.ValueSat,
-			Test: e.Test}
+			Test: e.Test, Detector: e.Detector}
 		n := int64(0)
 		for _, s := range b.subs {
-			if s.receive && (e.Test || e.ValueSat >= s.minSat) {
+			if s.wants(e) {
 				ctx.Send(s.pid, msg)
 				n++
 			}

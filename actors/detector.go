@@ -76,7 +76,6 @@ func (d *detector) detect(ctx actor.Context, m *Tx) {
 // whale decodes the transaction and returns its alert if a rule matches and the txid was
 // not alerted yet.
 func (d *detector) whale(m *Tx) (alert.Alert, bool) {
-
 	tx := m.Msg
 	if tx == nil {
 		var err error
@@ -87,7 +86,7 @@ func (d *detector) whale(m *Tx) (alert.Alert, bool) {
 		}
 	}
 	sum := bitcoin.Summarize(tx)
-	a, ok := d.match(sum, m.SeenAt)
+	a, ok := d.match(Transaction{Msg: tx, Summary: sum}, m.SeenAt)
 	if !ok {
 		return alert.Alert{}, false
 	}
@@ -99,22 +98,22 @@ func (d *detector) whale(m *Tx) (alert.Alert, bool) {
 }
 
 // match returns the alert of the first rule that matches.
-func (d *detector) match(sum bitcoin.TxSummary, seenAt time.Time) (alert.Alert, bool) {
-	for _, r := range d.rules {
-		if r.Match(sum) {
-			return alert.Alert{
-				TxID:             sum.TxID,
-				ValueSat:         sum.ValueSat,
-				Outputs:          sum.Outputs,
-				LargestOutputSat: sum.LargestOutputSat,
-				VSize:            sum.VSize,
-				RBF:              sum.RBF,
-				FirstSeen:        seenAt.UTC(),
-				Detector:         r.Name(),
-			}, true
-		}
+func (d *detector) match(tx Transaction, seenAt time.Time) (alert.Alert, bool) {
+	r, ok := FirstMatch(d.rules, tx)
+	if !ok {
+		return alert.Alert{}, false
 	}
-	return alert.Alert{}, false
+	sum := tx.Summary
+	return alert.Alert{
+		TxID:             sum.TxID,
+		ValueSat:         sum.ValueSat,
+		Outputs:          sum.Outputs,
+		LargestOutputSat: sum.LargestOutputSat,
+		VSize:            sum.VSize,
+		RBF:              sum.RBF,
+		FirstSeen:        seenAt.UTC(),
+		Detector:         r.Name(),
+	}, true
 }
 
 // seenSet remembers the last n txids in insertion order.

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,6 +47,8 @@ type Entry struct {
 	Stored   alert.Stored
 	ValueSat int64
 	Test     bool
+	// Detector names the rule that raised the alert.
+	Detector string
 }
 
 // Published tells the broadcaster that alerts are durable and may be delivered.
@@ -62,6 +65,8 @@ type Subscribe struct {
 	Receive bool
 	// MinSat is the session's threshold; alerts below it are not delivered.
 	MinSat int64
+	// Detectors, when not nil, lists the detectors whose alerts the session wants.
+	Detectors DetectorFilter
 }
 
 // SubscribeAck answers Subscribe. Every alert with a seq above LastSeq will be delivered live;
@@ -74,6 +79,8 @@ type SubscribeAck struct {
 type SetFilter struct {
 	Session *actor.PID
 	MinSat  int64
+	// Detectors replaces the session's detector filter; nil wants every detector.
+	Detectors DetectorFilter
 	// Receive changes whether the session gets alerts (a new token changed its permissions).
 	Receive bool
 }
@@ -87,6 +94,17 @@ type Deliver struct {
 	// chose the recipients.
 	ValueSat int64
 	Test     bool
+	// Detector names the rule that raised the alert, for the same reason.
+	Detector string
+}
+
+// DetectorFilter is a session's choice of detectors: nil wants every one. It is shared
+// between the session and the broadcaster and must not be modified once sent.
+type DetectorFilter []string
+
+// Wants reports whether an alert raised by detector passes the filter.
+func (f DetectorFilter) Wants(detector string) bool {
+	return f == nil || slices.Contains(f, detector)
 }
 
 // ClientFrame is one message read from a client connection.

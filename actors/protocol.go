@@ -52,7 +52,12 @@ type clientMessage struct {
 	Token  string   `json:"token,omitempty"`
 	Since  *uint64  `json:"since,omitempty"`
 	MinBTC *float64 `json:"min_btc,omitempty"`
+	// Detectors is nil when the field is absent; never empty when present.
+	Detectors DetectorFilter `json:"detectors,omitempty"`
 }
+
+// MaxDetectorFilter bounds how many detector names a subscribe message may list.
+const MaxDetectorFilter = 16
 
 var (
 	errNotObject   = errors.New("message is not a JSON object with a type")
@@ -118,12 +123,31 @@ func decodeField(dec *json.Decoder, key string, m *clientMessage) error {
 	case "min_btc":
 		m.MinBTC = new(float64)
 		dst = m.MinBTC
+	case "detectors":
+		return decodeDetectors(raw, m)
 	default:
 		return errBadField
 	}
 	if err := json.Unmarshal(raw, dst); err != nil {
 		return fieldError{key: key}
 	}
+	return nil
+}
+
+// decodeDetectors reads the detectors field: an array of 1 to MaxDetectorFilter well-formed
+// names. Whether each name is a detector the engine knows is the session's check.
+func decodeDetectors(raw json.RawMessage, m *clientMessage) error {
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil || len(names) == 0 ||
+		len(names) > MaxDetectorFilter {
+		return fieldError{key: "detectors"}
+	}
+	for _, n := range names {
+		if !ValidDetectorName(n) {
+			return fieldError{key: "detectors"}
+		}
+	}
+	m.Detectors = names
 	return nil
 }
 
@@ -138,6 +162,9 @@ func (e fieldError) Error() string {
 		return "since must be a whole number, 0 or more"
 	case "min_btc":
 		return "min_btc must be a number from 0 to 21000000"
+	case "detectors":
+		return "detectors must be an array of 1 to " + strconv.Itoa(MaxDetectorFilter) +
+			" detector names"
 	default:
 		return e.key + " must be a string"
 	}
@@ -181,9 +208,13 @@ func welcomeFrame(version string, seq uint64) []byte {
 		strconv.FormatUint(seq, 10) + `}`)
 }
 
-func subscribedFrame(minBTC float64) []byte {
-	return []byte(`{"type":"subscribed","min_btc":` +
-		strconv.FormatFloat(minBTC, 'f', -1, 64) + `}`)
+func subscribedFrame(minBTC float64, detectors []string) []byte {
+	frame := `{"type":"subscribed","min_btc":` + strconv.FormatFloat(minBTC, 'f', -1, 64)
+	if detectors != nil {
+		d, _ := json.Marshal(detectors)
+		frame += `,"detectors":` + string(d)
+	}
+	return []byte(frame + `}`)
 }
 
 var pongFrame = []byte(`{"type":"pong"}`)

@@ -40,6 +40,9 @@ type SessionConfig struct {
 	AbuseLimit int
 	// DefaultMinBTC is a new session's threshold (default 0: every alert the detector raised).
 	DefaultMinBTC float64
+	// Detectors lists the detector names a client may filter on (default: the names of
+	// BuiltinRegistry); a subscribe naming another is refused with bad_request.
+	Detectors []string
 	// MaxPending bounds the live alerts held back while a resume replays (default 1024).
 	MaxPending int
 	// ReplayPage is how many stored alerts a resume reads at a time (default 256).
@@ -76,6 +79,9 @@ func (c SessionConfig) withDefaults() SessionConfig {
 	}
 	if c.RefreshWindow <= 0 {
 		c.RefreshWindow = time.Hour
+	}
+	if c.Detectors == nil {
+		c.Detectors = BuiltinRegistry().Names()
 	}
 	return c
 }
@@ -144,6 +150,7 @@ type session struct {
 	deniedSince time.Time
 
 	minSat     int64
+	detectors  DetectorFilter
 	subscribed bool
 	ackSeq     uint64
 	sentLive   bool

@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/whalecast/whalecast/internal/auth"
@@ -71,10 +74,18 @@ func (s *session) onSubscribe(ctx actor.Context, m clientMessage) {
 		s.send(ctx, errorFrame(ErrCodeBadRequest, "min_btc must be a number from 0 to 21000000"))
 		return
 	}
+	for _, d := range m.Detectors {
+		if !slices.Contains(s.cfg.Detectors, d) {
+			s.send(ctx, errorFrame(ErrCodeBadRequest, "unknown detector "+d+
+				": want one of "+strings.Join(s.cfg.Detectors, ", ")))
+			return
+		}
+	}
 	s.minSat = satFromBTC(*m.MinBTC)
+	s.detectors = m.Detectors
 	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), MinSat: s.minSat,
-		Receive: s.claims.Has(auth.PermRead)})
-	s.send(ctx, subscribedFrame(*m.MinBTC))
+		Detectors: s.detectors, Receive: s.claims.Has(auth.PermRead)})
+	s.send(ctx, subscribedFrame(*m.MinBTC, m.Detectors))
 }
 
 // onLateAuth answers an auth message in an authenticated session. With --no-auth the session

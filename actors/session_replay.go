@@ -110,23 +110,29 @@ func (s *session) finishReplay(ctx actor.Context) {
 
 // filterFields is the part of a stored alert a session filter reads.
 type filterFields struct {
-	ValueSat int64 `json:"value_sat"`
-	Test     bool  `json:"test"`
+	ValueSat int64  `json:"value_sat"`
+	Test     bool   `json:"test"`
+	Detector string `json:"detector"`
 }
 
-// matches applies the session's threshold to a stored alert while replaying. Live alerts are
-// filtered by the broadcaster instead.
+// matches applies the session's threshold and detector filter to a stored alert while
+// replaying. Live alerts are filtered by the broadcaster instead.
 func (s *session) matches(data []byte) bool {
 	var f filterFields
 	if err := json.Unmarshal(data, &f); err != nil {
 		return true
 	}
-	return f.Test || f.ValueSat >= s.minSat
+	return s.wants(f.ValueSat, f.Test, f.Detector)
+}
+
+// wants applies the session's filter: test alerts always pass.
+func (s *session) wants(valueSat int64, test bool, detector string) bool {
+	return test || (valueSat >= s.minSat && s.detectors.Wants(detector))
 }
 
 // onDeliver sends a live alert, or holds it while a replay runs.
 func (s *session) onDeliver(ctx actor.Context, d *Deliver) {
-	if s.state != stateAuthenticated || (!d.Test && d.ValueSat < s.minSat) {
+	if s.state != stateAuthenticated || !s.wants(d.ValueSat, d.Test, d.Detector) {
 		return
 	}
 	if r := s.replay; r != nil {

@@ -203,7 +203,7 @@ func entries(stored []alert.Stored) []Entry {
 	for i, st := range stored {
 		var f filterFields
 		_ = json.Unmarshal(st.Data, &f)
-		out[i] = Entry{Stored: st, ValueSat: f.ValueSat, Test: f.Test}
+		out[i] = Entry{Stored: st, ValueSat: f.ValueSat, Test: f.Test, Detector: f.Detector}
 	}
 	return out
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/internal/auth"
-	"github.com/whalecast/whalecast/internal/bitcoin"
 )
 
 // panicToken makes panickyVerifier panic.
@@ -69,9 +68,9 @@ type panicOnce struct {
 
 func (panicOnce) Name() string { return "panic_once" }
 
-func (r panicOnce) Match(tx bitcoin.TxSummary) bool {
-	if tx.TxID == r.txid && r.panicked.CompareAndSwap(false, true) {
-		panic("test: rule bug on " + tx.TxID)
+func (r panicOnce) Match(tx actors.Transaction) bool {
+	if tx.Summary.TxID == r.txid && r.panicked.CompareAndSwap(false, true) {
+		panic("test: rule bug on " + tx.Summary.TxID)
 	}
 	return false
 }
@@ -148,8 +147,8 @@ func sameSet(a, b []string) bool {
 // alwaysPanics panics on every transaction.
 type alwaysPanics struct{}
 
-func (alwaysPanics) Name() string                 { return "always_panics" }
-func (alwaysPanics) Match(bitcoin.TxSummary) bool { panic("test: rule always fails") }
+func (alwaysPanics) Name() string                  { return "always_panics" }
+func (alwaysPanics) Match(actors.Transaction) bool { panic("test: rule always fails") }
 
 func TestDetectorStoppedAfterTooManyFailures(t *testing.T) {
 	t.Parallel()

@@ -78,7 +78,7 @@ func BenchmarkDetectBlock(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if rule.Match(bitcoin.Summarize(tx)) {
+			if rule.Match(actors.Transaction{Msg: tx, Summary: bitcoin.Summarize(tx)}) {
 				whales++
 			}
 		}

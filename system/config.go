@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/whalecast/whalecast/actors"
+	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/internal/auth"
 	"github.com/whalecast/whalecast/transport"
 )
@@ -27,6 +29,10 @@ const (
 	DefaultRetention   = 90 * 24 * time.Hour
 
 	DefaultRefreshWindow = time.Hour
+
+	DefaultDetectors           = "large_value"
+	DefaultLargeOutputBTC      = 100
+	DefaultConsolidationMinBTC = 10
 )
 
 // Config is the engine's whole configuration. cmd/engine fills it from flags and the
@@ -47,8 +53,20 @@ type Config struct {
 	// that a restart on the same data directory does not replay transactions already
 	// alerted, which the store would drop as repeats.
 	Seed int64
-	// MinBTC is the whale threshold on a transaction's total output.
+	// MinBTC is the whale threshold on a transaction's total output: the threshold of the
+	// large_value and value_moved detectors.
 	MinBTC float64
+	// Detectors names the enabled detectors (default large_value). They are asked in the
+	// fixed order of actors.BuiltinRegistry, whatever the order given here.
+	Detectors []string
+	// LargeOutputBTC is large_output's threshold on the largest single output (default 100).
+	LargeOutputBTC float64
+	// ConsolidationMinInputs is the fewest inputs of a consolidation (default 20).
+	ConsolidationMinInputs int
+	// ConsolidationMaxOutputs is the most outputs of a consolidation (default 2).
+	ConsolidationMaxOutputs int
+	// ConsolidationMinBTC is a consolidation's threshold on its total output (default 10).
+	ConsolidationMinBTC float64
 	// NoAuth serves clients without authentication; refused unless Addr is loopback.
 	NoAuth bool
 	// TestAlerts sends a marked test alert every 10 s.
@@ -111,6 +129,12 @@ func DefaultConfig() Config {
 		Retention:   DefaultRetention,
 		LogLevel:    slog.LevelInfo,
 
+		Detectors:               []string{DefaultDetectors},
+		LargeOutputBTC:          DefaultLargeOutputBTC,
+		ConsolidationMinInputs:  actors.DefaultConsolidationMinInputs,
+		ConsolidationMaxOutputs: actors.DefaultConsolidationMaxOutputs,
+		ConsolidationMinBTC:     DefaultConsolidationMinBTC,
+
 		MaxTokenLifetime: auth.DefaultMaxLifetime,
 		RefreshWindow:    DefaultRefreshWindow,
 		Guard: transport.GuardConfig{
@@ -166,6 +190,9 @@ func (c Config) Validate() error {
 	if err := c.validateGuard(); err != nil {
 		return err
 	}
+	if _, err := c.Rules(); err != nil {
+		return err
+	}
 	if _, err := transport.ParseProxyList(c.TrustedProxies); err != nil {
 		return fmt.Errorf("%w: --trusted-proxies: %v", ErrConfig, err)
 	}
@@ -204,6 +231,41 @@ func (c Config) validateGuard() error {
 			g.MaxConnsPerIP, g.MaxConns)
 	}
 	return nil
+}
+
+// DetectorConfig returns the thresholds of the built-in detectors, in satoshis.
+func (c Config) DetectorConfig() actors.DetectorConfig {
+	return actors.DetectorConfig{
+		MinSat:                  alert.SatFromBTC(c.MinBTC),
+		LargeOutputSat:          alert.SatFromBTC(c.LargeOutputBTC),
+		ConsolidationMinInputs:  c.ConsolidationMinInputs,
+		ConsolidationMaxOutputs: c.ConsolidationMaxOutputs,
+		ConsolidationMinSat:     alert.SatFromBTC(c.ConsolidationMinBTC),
+	}
+}
+
+// Rules checks the detector settings and returns the enabled rules in priority order.
+func (c Config) Rules() ([]actors.Rule, error) {
+	const maxBTC = 21_000_000
+	switch {
+	case len(c.Detectors) == 0:
+		return nil, fmt.Errorf("%w: --detectors is empty", ErrConfig)
+	case c.LargeOutputBTC < 0 || c.LargeOutputBTC > maxBTC:
+		return nil, fmt.Errorf("%w: --large-output-btc %v is outside 0..21000000", ErrConfig,
+			c.LargeOutputBTC)
+	case c.ConsolidationMinBTC < 0 || c.ConsolidationMinBTC > maxBTC:
+		return nil, fmt.Errorf("%w: --consolidation-min-btc %v is outside 0..21000000",
+			ErrConfig, c.ConsolidationMinBTC)
+	case c.ConsolidationMinInputs < 1:
+		return nil, fmt.Errorf("%w: --consolidation-min-inputs must be at least 1", ErrConfig)
+	case c.ConsolidationMaxOutputs < 1:
+		return nil, fmt.Errorf("%w: --consolidation-max-outputs must be at least 1", ErrConfig)
+	}
+	rules, err := actors.BuiltinRegistry().Build(c.Detectors, c.DetectorConfig())
+	if err != nil {
+		return nil, fmt.Errorf("%w: --detectors: %v", ErrConfig, err)
+	}
+	return rules, nil
 }
 
 // IsLoopback reports whether host names only the local machine.
@@ -246,6 +308,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("rate", c.SourceRate()),
 		slog.Int64("seed", c.Seed),
 		slog.Float64("min_btc", c.MinBTC),
+		slog.String("detectors", strings.Join(c.Detectors, ",")),
 		slog.Bool("no_auth", c.NoAuth),
 		slog.Bool("test_alerts", c.TestAlerts),
 		slog.Bool("secret_from_env", c.Secret != ""),

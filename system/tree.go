@@ -10,7 +10,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/whalecast/whalecast/actors"
-	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/internal/auth"
 	"github.com/whalecast/whalecast/internal/clock"
 	"github.com/whalecast/whalecast/persistence"
@@ -59,7 +58,11 @@ type stopping struct{}
 
 func spawnTree(system *actor.ActorSystem, tc treeConfig) (*tree, error) {
 	if tc.rules == nil {
-		tc.rules = []actors.Rule{actors.LargeValue{MinSat: alert.SatFromBTC(tc.cfg.MinBTC)}}
+		rules, err := tc.cfg.Rules()
+		if err != nil {
+			return nil, err
+		}
+		tc.rules = rules
 	}
 	props := actor.PropsFromProducer(func() actor.Actor { return &rootActor{tc: tc} },
 		actor.WithSupervisor(actors.NewRestartStrategy(tc.stats, tc.log)))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -99,8 +100,9 @@ func TestHelp(t *testing.T) {
 	}{
 		{name: "serve --help", args: []string{"serve", "--help"},
 			wantStderr: []string{"-addr", "-source", "-min-btc", "-rate", "-data",
-				"-rate-limit-requests", "WEBSOCKET_SECRET_KEY", "RATE_LIMIT_REQUESTS",
-				"TOKEN_EXPIRY_HOURS", "RATE_LIMIT_WINDOW"}},
+				"-detectors", "-large-output-btc", "-consolidation-min-inputs",
+				"-consolidation-max-outputs", "-consolidation-min-btc", "-rate-limit-requests",
+				"WEBSOCKET_SECRET_KEY", "RATE_LIMIT_REQUESTS", "TOKEN_EXPIRY_HOURS", "RATE_LIMIT_WINDOW"}},
 		{name: "serve -h", args: []string{"serve", "-h"},
 			wantStderr: []string{"-addr", "WEBSOCKET_SECRET_KEY"}},
 		{name: "flags alone mean serve", args: []string{"--help"},
@@ -171,6 +173,12 @@ func TestExitCodes(t *testing.T) {
 			args: func(d string) []string { return safe(d, "--rate", "fast") }},
 		{name: "threshold not a number", want: 2, wantStderr: "-min-btc",
 			args: func(d string) []string { return safe(d, "--min-btc", "lots") }},
+		{name: "unknown detector", want: 2, wantStderr: `unknown detector "fee_spike"`,
+			args: func(d string) []string { return safe(d, "--detectors", "large_value,fee_spike") }},
+		{name: "no detector", want: 2, wantStderr: "--detectors is empty",
+			args: func(d string) []string { return safe(d, "--detectors", ",") }},
+		{name: "consolidation of no inputs", want: 2, wantStderr: "--consolidation-min-inputs",
+			args: func(d string) []string { return safe(d, "--consolidation-min-inputs", "0") }},
 		{name: "stray argument", want: 2, wantStderr: "unexpected argument",
 			args: func(d string) []string { return safe(d, "extra") }},
 		{name: "addr with port", want: 2, wantStderr: "not both",
@@ -287,6 +295,24 @@ func TestServeFlagsAndEnv(t *testing.T) {
 					tb.Errorf("got source %q rate %v min %v auth timeout %v, want "+
 						"replay:%s 0 250 2s", c.Source, c.SourceRate(), c.MinBTC,
 						c.AuthTimeout, block)
+				}
+			}},
+		{name: "detector flags", args: []string{"--detectors", "value_moved, consolidation",
+			"--large-output-btc", "50", "--consolidation-min-inputs", "10",
+			"--consolidation-max-outputs", "1", "--consolidation-min-btc", "2.5"},
+			check: func(tb testing.TB, c system.Config) {
+				got := fmt.Sprint(c.Detectors, c.LargeOutputBTC, c.ConsolidationMinInputs,
+					c.ConsolidationMaxOutputs, c.ConsolidationMinBTC)
+				if want := "[value_moved consolidation] 50 10 1 2.5"; got != want {
+					tb.Errorf("got %s, want %s", got, want)
+				}
+			}},
+		{name: "detector defaults", args: nil,
+			check: func(tb testing.TB, c system.Config) {
+				got := fmt.Sprint(c.Detectors, c.LargeOutputBTC, c.ConsolidationMinInputs,
+					c.ConsolidationMaxOutputs, c.ConsolidationMinBTC)
+				if want := "[large_value] 100 20 2 10"; got != want {
+					tb.Errorf("got %s, want %s", got, want)
 				}
 			}},
 		{name: "rate auto", args: []string{"--source", "replay:" + block, "--rate", "auto"},

@@ -39,7 +39,9 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 	fs.BoolVar(&cfg.Loop, "loop", false, "repeat a replay forever")
 	fs.Int64Var(&cfg.Seed, "seed", 0,
 		"simulator seed: the same seed gives the same transactions (0: a new seed each start)")
-	fs.Float64Var(&cfg.MinBTC, "min-btc", cfg.MinBTC, "whale threshold on total output, BTC")
+	fs.Float64Var(&cfg.MinBTC, "min-btc", cfg.MinBTC,
+		"whale threshold on total output, BTC (large_value and value_moved)")
+	detectorFlags(fs, &cfg)
 	fs.BoolVar(&cfg.NoAuth, "no-auth", false,
 		"development mode: no auth message needed (refused unless --addr is loopback)")
 	fs.BoolVar(&cfg.TestAlerts, "test", false, "send a marked test alert every 10 s")
@@ -135,6 +137,21 @@ func securityFlags(fs *flag.FlagSet, cfg *system.Config) {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "",
 		"PEM certificate chain: serve https and wss only (with --tls-key; see engine cert)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert, mode 0600")
+}
+
+// detectorFlags adds the flags that enable detectors and set their thresholds.
+func detectorFlags(fs *flag.FlagSet, cfg *system.Config) {
+	fs.Var((*listFlag)(&cfg.Detectors), "detectors",
+		"enabled `detectors`, comma-separated, asked in the order consolidation, value_moved, "+
+			"large_output, large_value (see docs/extending.md)")
+	fs.Float64Var(&cfg.LargeOutputBTC, "large-output-btc", cfg.LargeOutputBTC,
+		"large_output threshold on the largest single output, BTC")
+	fs.IntVar(&cfg.ConsolidationMinInputs, "consolidation-min-inputs",
+		cfg.ConsolidationMinInputs, "consolidation: fewest inputs")
+	fs.IntVar(&cfg.ConsolidationMaxOutputs, "consolidation-max-outputs",
+		cfg.ConsolidationMaxOutputs, "consolidation: most outputs")
+	fs.Float64Var(&cfg.ConsolidationMinBTC, "consolidation-min-btc", cfg.ConsolidationMinBTC,
+		"consolidation threshold on total output, BTC")
 }
 
 // listFlag is a comma-separated list; empty items are dropped.
