@@ -14,14 +14,19 @@ import (
 
 // Feed yields transactions in order. The source actor is its only caller.
 type Feed interface {
-	// Next returns the next transaction, io.EOF at the end. Other errors (a corrupt file) are
-	// reported and the feed goes on with what follows, if anything.
+	// Next returns the next transaction, io.EOF at the end, or ErrNoTx when a live feed has
+	// none yet (it must then return within a few milliseconds). Other errors (a corrupt
+	// file) are reported and the feed goes on with what follows, if anything.
 	Next() (FeedTx, error)
 	// Rewind starts the feed again from its beginning, for --loop.
 	Rewind() error
 	// Close releases the feed's files.
 	Close() error
 }
+
+// ErrNoTx is returned by the Next of a live feed when no transaction arrived yet; the source
+// sends nothing and asks again on a later tick.
+var ErrNoTx = errors.New("actors: no transaction yet")
 
 // FeedTx is one transaction from a feed: its raw bytes, its decoded form, or both.
 type FeedTx struct {
@@ -61,6 +66,7 @@ type feedState struct {
 	lastTick time.Time
 	credit   float64
 	done     bool
+	idle     bool   // the live feed had nothing during this pump
 	passTxs  uint64 // transactions sent in this pass over a looping feed
 }
 
@@ -115,26 +121,38 @@ func (s *source) pump(ctx actor.Context) {
 		s.lastTick = now
 		n = min(n, int(s.credit))
 	}
-	for i := 0; i < n && !s.done; i++ {
+	s.idle = false
+	for i := 0; i < n && !s.done && !s.idle; i++ {
 		if s.sendNext(ctx) && s.cfg.Rate > 0 {
 			s.credit--
 		}
 	}
-	if s.cfg.Rate <= 0 && !s.done && s.sent == s.acked {
+	if s.cfg.Rate <= 0 && !s.done && s.idle {
+		// A live feed is empty: look again after a tick, not at once, whatever is in flight.
+		s.scheduleTick(ctx)
+	} else if s.cfg.Rate <= 0 && !s.done && s.sent == s.acked {
 		// Nothing in flight will be acknowledged (every read failed): go on by ourselves.
 		ctx.Send(ctx.Self(), &sourceTick{gen: s.gen})
 	}
 	if s.cfg.Rate > 0 && !s.done {
-		s.gen++
-		gen, self, root := s.gen, ctx.Self(), ctx.ActorSystem().Root
-		s.clock.AfterFunc(tickEvery, func() { root.Send(self, &sourceTick{gen: gen}) })
+		s.scheduleTick(ctx)
 	}
+}
+
+// scheduleTick sends a tick after tickEvery; it supersedes the ticks scheduled before.
+func (s *source) scheduleTick(ctx actor.Context) {
+	s.gen++
+	gen, self, root := s.gen, ctx.Self(), ctx.ActorSystem().Root
+	s.clock.AfterFunc(tickEvery, func() { root.Send(self, &sourceTick{gen: gen}) })
 }
 
 // sendNext sends one transaction; it reports false when none was sent.
 func (s *source) sendNext(ctx actor.Context) bool {
 	ftx, err := s.feed.Next()
 	switch {
+	case errors.Is(err, ErrNoTx):
+		s.idle = true
+		return false
 	case errors.Is(err, io.EOF) && s.cfg.Loop && s.passTxs == 0:
 		s.stop(errors.New("the replay yields no transaction: not looping over it"))
 		return false

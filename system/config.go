@@ -42,10 +42,11 @@ type Config struct {
 	Addr string
 	// DataDir holds Badger (DataDir/badger) and the token key ring (DataDir/keys.json).
 	DataDir string
-	// Source is "sim" or "replay:PATH[,PATH...]" (globs allowed).
+	// Source is "sim", "replay:PATH[,PATH...]" (globs allowed) or "zmq:tcp://HOST:PORT"
+	// (Bitcoin Core's ZMQ rawtx publisher).
 	Source string
 	// Rate is transactions per second from the source; negative picks the source's default
-	// (7 for sim, 50 for replay); 0 feeds as fast as the pipeline takes them.
+	// (7 for sim, 50 for replay, 0 for zmq); 0 feeds as fast as the pipeline takes them.
 	Rate float64
 	// Loop repeats a replay forever.
 	Loop bool
@@ -277,15 +278,23 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// ParseSource splits --source into its kind ("sim" or "replay") and its argument.
+// ParseSource splits --source into its kind ("sim", "replay" or "zmq") and its argument.
+// A zmq endpoint must be tcp://HOST:PORT.
 func ParseSource(s string) (kind, arg string, err error) {
 	switch {
+	case strings.HasPrefix(s, "zmq:"):
+		arg = strings.TrimPrefix(s, "zmq:")
+		if err := actors.ValidateZMQEndpoint(arg); err != nil {
+			return "", "", fmt.Errorf("%w: --source %q: %w", ErrConfig, s, err)
+		}
+		return "zmq", arg, nil
 	case s == "sim":
 		return "sim", "", nil
 	case strings.HasPrefix(s, "replay:") && len(s) > len("replay:"):
 		return "replay", strings.TrimPrefix(s, "replay:"), nil
 	}
-	return "", "", fmt.Errorf("%w: --source %q: want sim or replay:PATH[,PATH...]", ErrConfig, s)
+	return "", "", fmt.Errorf("%w: --source %q: want sim, replay:PATH[,PATH...] "+
+		"or zmq:tcp://HOST:PORT", ErrConfig, s)
 }
 
 // SourceRate returns the effective rate: c.Rate, or the source's default when negative.
@@ -293,8 +302,11 @@ func (c Config) SourceRate() float64 {
 	if c.Rate >= 0 {
 		return c.Rate
 	}
-	if kind, _, _ := ParseSource(c.Source); kind == "replay" {
+	switch kind, _, _ := ParseSource(c.Source); kind {
+	case "replay":
 		return DefaultReplayRate
+	case "zmq":
+		return 0
 	}
 	return DefaultSimRate
 }

@@ -90,7 +90,7 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 		return nil, fmt.Errorf("system: issuer: %w", err)
 	}
 
-	if e.feed, err = OpenFeed(cfg); err != nil {
+	if e.feed, err = OpenFeed(cfg, log); err != nil {
 		return nil, err
 	}
 	e.store, err = persistence.OpenBadger(persistence.BadgerOptions{
@@ -118,14 +118,23 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 }
 
 // OpenFeed opens the source named by cfg.Source. Replay files are checked now, so that a
-// missing or unreadable file stops the engine before it serves anyone.
-func OpenFeed(cfg Config) (actors.Feed, error) {
+// missing or unreadable file stops the engine before it serves anyone. A zmq feed connects
+// in the background and logs to log.
+func OpenFeed(cfg Config, log *slog.Logger) (actors.Feed, error) {
 	kind, arg, err := ParseSource(cfg.Source)
 	if err != nil {
 		return nil, err
 	}
-	if kind == "sim" {
+	switch kind {
+	case "sim":
 		return actors.NewSimFeed(cfg.Seed), nil
+	case "zmq":
+		feed, err := actors.NewZMQFeed(actors.ZMQConfig{Endpoint: arg,
+			Logger: log.With("component", "zmq")})
+		if err != nil {
+			return nil, fmt.Errorf("system: --source %s: %w", cfg.Source, err)
+		}
+		return feed, nil
 	}
 	feed, err := actors.NewReplayFeed(arg)
 	if err != nil {

@@ -32,10 +32,11 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir,
 		"data directory: Badger store and the key ring keys.json")
 	fs.StringVar(&cfg.Source, "source", cfg.Source,
-		"transaction source: sim, or replay:PATH[,PATH...] (globs allowed)")
+		"transaction source: sim, replay:PATH[,PATH...] (globs allowed), or "+
+			"zmq:tcp://HOST:PORT (live from Bitcoin Core's -zmqpubrawtx)")
 	fs.Var((*rateFlag)(&cfg.Rate), "rate",
-		"transactions per second from the source: auto is 7 for sim, 50 for replay; "+
-			"0 = as fast as the pipeline takes them")
+		"transactions per second from the source: auto is 7 for sim, 50 for replay, "+
+			"0 for zmq; 0 = as fast as the pipeline takes them")
 	fs.BoolVar(&cfg.Loop, "loop", false, "repeat a replay forever")
 	fs.Int64Var(&cfg.Seed, "seed", 0,
 		"simulator seed: the same seed gives the same transactions (0: a new seed each start)")

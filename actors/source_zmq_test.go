@@ -1,0 +1,389 @@
+package actors_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/go-zeromq/zmq4"
+
+	"github.com/whalecast/whalecast/actors"
+	"github.com/whalecast/whalecast/internal/alert"
+	"github.com/whalecast/whalecast/internal/clock"
+)
+
+// zmqPublisher plays Bitcoin Core's ZMQ notifier on 127.0.0.1: three frames per message,
+// topic, body and a 4-byte little-endian counter per topic.
+type zmqPublisher struct {
+	sock     zmq4.Socket
+	endpoint string
+	counters map[string]uint32
+}
+
+// newZMQPublisher listens on endpoint, "tcp://127.0.0.1:0" for a free port.
+func newZMQPublisher(tb testing.TB, endpoint string) *zmqPublisher {
+	tb.Helper()
+	sock := zmq4.NewPub(context.Background())
+	deadline := time.Now().Add(waitLimit)
+	for {
+		err := sock.Listen(endpoint)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("listen on %s: %v", endpoint, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p := &zmqPublisher{sock: sock, endpoint: "tcp://" + sock.Addr().String(),
+		counters: make(map[string]uint32)}
+	tb.Cleanup(func() { _ = p.sock.Close() })
+	return p
+}
+
+// waitSubscribed waits until a subscriber asked for the rawtx topic, so that nothing
+// published afterwards is lost to the subscription's late arrival.
+func (p *zmqPublisher) waitSubscribed(tb testing.TB) {
+	tb.Helper()
+	waitFor(tb, "a rawtx subscriber", func() bool {
+		return slices.Contains(p.sock.(zmq4.Topics).Topics(), "rawtx")
+	})
+}
+
+// send publishes raw frames as one message.
+func (p *zmqPublisher) send(tb testing.TB, frames ...[]byte) {
+	tb.Helper()
+	if err := p.sock.SendMulti(zmq4.NewMsgFrom(frames...)); err != nil {
+		tb.Fatalf("publish: %v", err)
+	}
+}
+
+// publish sends body on topic with the topic's next counter.
+func (p *zmqPublisher) publish(tb testing.TB, topic string, body []byte) {
+	tb.Helper()
+	p.sendCounted(tb, topic, body, p.counters[topic])
+}
+
+// sendCounted sends body on topic with counter n; the topic's next counter is n+1.
+func (p *zmqPublisher) sendCounted(tb testing.TB, topic string, body []byte, n uint32) {
+	tb.Helper()
+	p.counters[topic] = n + 1
+	p.send(tb, []byte(topic), body, binary.LittleEndian.AppendUint32(nil, n))
+}
+
+// publishTx announces tx as Bitcoin Core does when it enters the mempool: rawtx, then a
+// sequence "A" with its mempool sequence.
+func (p *zmqPublisher) publishTx(tb testing.TB, tx *wire.MsgTx) {
+	tb.Helper()
+	p.publish(tb, "rawtx", rawTx(tb, tx))
+	hash := tx.TxHash()
+	body := slices.Clone(hash[:])
+	slices.Reverse(body)
+	body = append(body, 'A')
+	body = binary.LittleEndian.AppendUint64(body, uint64(p.counters["sequence"]))
+	p.publish(tb, "sequence", body)
+}
+
+func rawTx(tb testing.TB, tx *wire.MsgTx) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	if err := tx.Serialize(&buf); err != nil {
+		tb.Fatalf("serialize %s: %v", tx.TxHash(), err)
+	}
+	return buf.Bytes()
+}
+
+// newTestZMQFeed opens a feed on endpoint with fast backoff; it is closed at cleanup.
+func newTestZMQFeed(tb testing.TB, endpoint string) *actors.ZMQFeed {
+	tb.Helper()
+	feed, err := actors.NewZMQFeed(actors.ZMQConfig{Endpoint: endpoint,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		Logger: discardLogger()})
+	if err != nil {
+		tb.Fatalf("open zmq feed: %v", err)
+	}
+	tb.Cleanup(func() { _ = feed.Close() })
+	return feed
+}
+
+// nextTxids takes n transactions from feed and returns their txids.
+func nextTxids(tb testing.TB, feed actors.Feed, n int) []string {
+	tb.Helper()
+	var got []string
+	deadline := time.Now().Add(waitLimit)
+	for len(got) < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("got %d transactions %v, want %d", len(got), got, n)
+		}
+		ftx, err := feed.Next()
+		switch {
+		case errors.Is(err, actors.ErrNoTx):
+		case err != nil:
+			tb.Fatalf("next after %d transactions: %v", len(got), err)
+		default:
+			got = append(got, ftx.Msg.TxHash().String())
+		}
+	}
+	return got
+}
+
+func txids(txs ...*wire.MsgTx) []string {
+	out := make([]string, len(txs))
+	for i, tx := range txs {
+		out[i] = tx.TxHash().String()
+	}
+	return out
+}
+
+// TestZMQSourceBlock277647 publishes block 277647 as mempool notifications, the first
+// whale twice (as when a block includes it), and checks that the source and the detector
+// alert each of the three whales once.
+func TestZMQSourceBlock277647(t *testing.T) {
+	t.Parallel()
+	txs := block277647Txs(t)
+	pub := newZMQPublisher(t, "tcp://127.0.0.1:0")
+	feed := newTestZMQFeed(t, pub.endpoint)
+	sys := newActorSystem(t, nil)
+	stats := actors.NewStats(testStart)
+	det, rec, _ := spawnDetector(t, sys, stats,
+		actors.LargeValue{MinSat: 100 * alert.SatPerBTC})
+	src := sys.Root.Spawn(actors.NewSourceProps(feed, actors.SourceConfig{}, det,
+		clock.Real{}, stats, discardLogger()))
+	t.Cleanup(func() { _ = sys.Root.StopFuture(src).Wait() })
+
+	pub.waitSubscribed(t)
+	for _, tx := range txs {
+		pub.publishTx(t, tx)
+	}
+	again := slices.IndexFunc(txs, func(tx *wire.MsgTx) bool {
+		return tx.TxHash().String() == block277647Whales[0].txid
+	})
+	pub.publish(t, "rawtx", rawTx(t, txs[again]))
+	waitFor(t, "every transaction at the detector and three alerts", func() bool {
+		return stats.TxsReceived.Load() == int64(len(txs)+1) && len(rec.txids()) >= 3
+	})
+
+	var want []string
+	for _, w := range block277647Whales {
+		want = append(want, w.txid)
+	}
+	if got := rec.txids(); !slices.Equal(got, want) {
+		t.Errorf("alerts %v, want %v", got, want)
+	}
+	if got := stats.DuplicateTxs.Load(); got != 1 {
+		t.Errorf("duplicates %d, want 1", got)
+	}
+	if got := feed.Stats(); got.Lost != 0 || got.Corrupt != 0 || got.Dropped != 0 {
+		t.Errorf("feed stats %+v, want nothing lost, corrupt or dropped", got)
+	}
+}
+
+// TestZMQFeedFraming checks that bad messages are skipped and counted, and that a gap in a
+// topic's counter is counted, while the stream goes on.
+func TestZMQFeedFraming(t *testing.T) {
+	t.Parallel()
+	txs := block277647Txs(t)[:3]
+	tests := []struct {
+		name        string
+		middle      func(tb testing.TB, p *zmqPublisher)
+		wantCorrupt uint64
+		wantLost    uint64
+	}{
+		{"clean", func(testing.TB, *zmqPublisher) {}, 0, 0},
+		{"two frames", func(tb testing.TB, p *zmqPublisher) {
+			p.send(tb, []byte("rawtx"), rawTx(tb, txs[1]))
+		}, 1, 0},
+		{"four frames", func(tb testing.TB, p *zmqPublisher) {
+			p.send(tb, []byte("rawtx"), rawTx(tb, txs[1]), []byte{0, 0, 0, 0}, nil)
+		}, 1, 0},
+		{"three-byte counter", func(tb testing.TB, p *zmqPublisher) {
+			p.send(tb, []byte("rawtx"), rawTx(tb, txs[1]), []byte{1, 0, 0})
+		}, 1, 0},
+		{"undecodable transaction", func(tb testing.TB, p *zmqPublisher) {
+			p.publish(tb, "rawtx", []byte{1, 0, 0, 0, 0xff})
+		}, 1, 0},
+		{"short sequence body", func(tb testing.TB, p *zmqPublisher) {
+			p.publish(tb, "sequence", []byte("A"))
+		}, 1, 0},
+		{"rawtx counter gap", func(tb testing.TB, p *zmqPublisher) {
+			p.counters["rawtx"] += 5
+		}, 0, 5},
+		{"sequence counter gap", func(tb testing.TB, p *zmqPublisher) {
+			p.counters["sequence"] += 2
+		}, 0, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pub := newZMQPublisher(t, "tcp://127.0.0.1:0")
+			feed := newTestZMQFeed(t, pub.endpoint)
+			pub.waitSubscribed(t)
+
+			pub.publishTx(t, txs[0])
+			tt.middle(t, pub)
+			pub.publishTx(t, txs[2])
+			if got, want := nextTxids(t, feed, 2), txids(txs[0], txs[2]); !slices.Equal(got, want) {
+				t.Errorf("transactions %v, want %v", got, want)
+			}
+			// The last sequence message follows the last rawtx: wait until it was read.
+			waitFor(t, "the last message", func() bool {
+				s := feed.Stats()
+				return s.Corrupt+s.Lost >= tt.wantCorrupt+tt.wantLost
+			})
+			got := feed.Stats()
+			if got.Corrupt != tt.wantCorrupt || got.Lost != tt.wantLost || got.Received != 2 {
+				t.Errorf("stats %+v, want corrupt %d lost %d received 2", got, tt.wantCorrupt,
+					tt.wantLost)
+			}
+		})
+	}
+}
+
+// TestZMQFeedPublisherRestart stops the publisher and starts another on the same port, its
+// counters back at 0: the feed reconnects and goes on without counting a gap.
+func TestZMQFeedPublisherRestart(t *testing.T) {
+	t.Parallel()
+	txs := block277647Txs(t)[:2]
+	first := newZMQPublisher(t, "tcp://127.0.0.1:0")
+	feed := newTestZMQFeed(t, first.endpoint)
+	first.waitSubscribed(t)
+	first.publishTx(t, txs[0])
+	if got, want := nextTxids(t, feed, 1), txids(txs[0]); !slices.Equal(got, want) {
+		t.Fatalf("before the restart: %v, want %v", got, want)
+	}
+
+	if err := first.sock.Close(); err != nil {
+		t.Fatalf("close the first publisher: %v", err)
+	}
+	second := newZMQPublisher(t, first.endpoint)
+	second.waitSubscribed(t)
+	second.publishTx(t, txs[1])
+	if got, want := nextTxids(t, feed, 1), txids(txs[1]); !slices.Equal(got, want) {
+		t.Fatalf("after the restart: %v, want %v", got, want)
+	}
+	if got := feed.Stats(); got.Reconnects == 0 || got.Lost != 0 {
+		t.Errorf("stats %+v, want a reconnect and nothing lost", got)
+	}
+}
+
+// TestZMQFeedClose checks that Close ends a feed whose publisher never came up: the reader
+// stops backing off and Next reports io.EOF.
+func TestZMQFeedClose(t *testing.T) {
+	t.Parallel()
+	pub := newZMQPublisher(t, "tcp://127.0.0.1:0")
+	endpoint := pub.endpoint
+	if err := pub.sock.Close(); err != nil {
+		t.Fatalf("close publisher: %v", err)
+	}
+	feed := newTestZMQFeed(t, endpoint)
+	if _, err := feed.Next(); !errors.Is(err, actors.ErrNoTx) {
+		t.Fatalf("next before close: %v, want ErrNoTx", err)
+	}
+
+	closed := make(chan error, 1)
+	go func() { closed <- feed.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatalf("close still blocked after %v", waitLimit)
+	}
+	if _, err := feed.Next(); !errors.Is(err, io.EOF) {
+		t.Errorf("next after close: %v, want io.EOF", err)
+	}
+}
+
+// idleFeed never has a transaction; it counts the calls to Next.
+type idleFeed struct{ calls atomic.Int64 }
+
+func (f *idleFeed) Next() (actors.FeedTx, error) {
+	f.calls.Add(1)
+	return actors.FeedTx{}, actors.ErrNoTx
+}
+func (f *idleFeed) Rewind() error { return nil }
+func (f *idleFeed) Close() error  { return nil }
+
+// TestSourceIdleFeed checks that a source asks an empty live feed once per tick, at rate 0
+// (no busy loop on its own acknowledgements) as at a fixed rate.
+func TestSourceIdleFeed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		rate float64
+	}{
+		{"rate 0", 0},
+		{"rate 100", 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sys := newActorSystem(t, nil)
+			stats := actors.NewStats(testStart)
+			det := &stingyDetector{window: 1}
+			detPID := sys.Root.Spawn(actor.PropsFromFunc(det.receive))
+			clk := clock.NewFake(testStart)
+			feed := &idleFeed{}
+			src := sys.Root.Spawn(actors.NewSourceProps(feed,
+				actors.SourceConfig{Rate: tt.rate}, detPID, clk, stats, discardLogger()))
+			t.Cleanup(func() { _ = sys.Root.StopFuture(src).Wait() })
+
+			const ticks = 5
+			for i := range ticks {
+				waitFor(t, fmt.Sprintf("tick %d scheduled", i), func() bool {
+					return clk.Pending() == 1 && feed.calls.Load() >= int64(i)
+				})
+				clk.Advance(10 * time.Millisecond)
+			}
+			waitFor(t, "the last tick", func() bool { return clk.Pending() == 1 })
+			if got := feed.calls.Load(); got > ticks+1 {
+				t.Errorf("next called %d times in %d ticks, want at most %d", got, ticks,
+					ticks+1)
+			}
+			if got := stats.SourceErrors.Load(); got != 0 {
+				t.Errorf("source errors %d, want 0", got)
+			}
+		})
+	}
+}
+
+func TestValidateZMQEndpoint(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		ep      string
+		wantErr bool
+	}{
+		{"loopback", "tcp://127.0.0.1:28332", false},
+		{"host name", "tcp://node.example:28332", false},
+		{"ipv6", "tcp://[::1]:28332", false},
+		{"empty", "", true},
+		{"no scheme", "127.0.0.1:28332", true},
+		{"ipc", "ipc:///tmp/bitcoind.sock", true},
+		{"no host", "tcp://:28332", true},
+		{"no port", "tcp://127.0.0.1", true},
+		{"port 0", "tcp://127.0.0.1:0", true},
+		{"port too big", "tcp://127.0.0.1:65536", true},
+		{"path", "tcp://127.0.0.1:28332/rawtx", true},
+		{"user", "tcp://u:p@127.0.0.1:28332", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := actors.ValidateZMQEndpoint(tt.ep)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("ValidateZMQEndpoint(%q) = %v, want error %v", tt.ep, err, tt.wantErr)
+			}
+		})
+	}
+}
