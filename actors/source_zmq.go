@@ -50,15 +50,15 @@ type ZMQConfig struct {
 // ZMQStats counts the events of a live feed since it opened.
 type ZMQStats struct {
 	// Received is the rawtx messages whose transaction decoded.
-	Received uint64
+	Received uint64 `json:"received"`
 	// Dropped is the transactions lost because the buffer was full.
-	Dropped uint64
+	Dropped uint64 `json:"dropped"`
 	// Corrupt is the messages skipped for bad framing or an undecodable transaction.
-	Corrupt uint64
+	Corrupt uint64 `json:"corrupt"`
 	// Lost is the messages missing according to the per-topic counters.
-	Lost uint64
+	Lost uint64 `json:"lost"`
 	// Reconnects is the connection attempts after the first one, failed or not.
-	Reconnects uint64
+	Reconnects uint64 `json:"reconnects"`
 }
 
 // ZMQFeed is a live feed of mempool transactions from Bitcoin Core's ZMQ rawtx topic. A

@@ -201,6 +201,7 @@ func (e *Engine) Start() error {
 		Keys:           e.ring,
 		RateLimit:      e.cfg.RateLimit,
 		RateWindow:     e.cfg.RateWindow,
+		SourceStats:    e.sourceStats(),
 		TLS:            e.tls,
 	})
 	if err != nil {
@@ -332,4 +333,18 @@ func keyChanges(before, after []auth.KeyInfo) []persistence.AuditEvent {
 		}
 	}
 	return events
+}
+
+// sourceStats returns the live feed's counters for /api/v1/stats, or nil when the source
+// keeps none (sim and replay report through the engine's own counters).
+func (e *Engine) sourceStats() func() any {
+	zf, ok := e.feed.(*actors.ZMQFeed)
+	if !ok {
+		return nil
+	}
+	return func() any {
+		return struct {
+			ZMQ actors.ZMQStats `json:"zmq"`
+		}{zf.Stats()}
+	}
 }

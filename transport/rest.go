@@ -84,6 +84,8 @@ type statsBody struct {
 	Version string       `json:"version"`
 	LastSeq uint64       `json:"last_seq"`
 	Health  healthDetail `json:"health"`
+	// Source holds the live feed's counters (ZMQ), when the source has any.
+	Source any `json:"source,omitempty"`
 }
 
 // healthDetail is the engine's health with its cause, for authenticated readers.
@@ -101,6 +103,9 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, _ principal
 		Version:  s.cfg.Version,
 		LastSeq:  s.cfg.LastSeq(),
 		Health:   healthDetail{Status: "ok"},
+	}
+	if s.cfg.SourceStats != nil {
+		body.Source = s.cfg.SourceStats()
 	}
 	if err := s.cfg.Health(); err != nil {
 		body.Health = healthDetail{Status: "unhealthy", Error: err.Error()}

@@ -78,6 +78,8 @@ type Config struct {
 	// 60 s.
 	RateLimit  int
 	RateWindow time.Duration
+	// SourceStats returns the source's own counters for /api/v1/stats; nil for none.
+	SourceStats func() any
 	// TLS, when set, serves https and wss only (see LoadTLS); nil serves plain HTTP.
 	TLS *tls.Config
 	// AllowedHosts lists Host header values (name or IP, optionally with :port; see
