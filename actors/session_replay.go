@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/whalecast/whalecast/internal/alert"
+	"github.com/whalecast/whalecast/internal/auth"
 )
 
 // AlertReader reads stored alerts; persistence.Store implements it. It is called from
@@ -50,7 +51,7 @@ func (s *session) startReplay(ctx actor.Context, upto uint64) {
 // more than one page.
 func (s *session) continueReplay(ctx actor.Context) {
 	r := s.replay
-	if r == nil || s.state != stateAuthenticated {
+	if r == nil || s.state != stateAuthenticated || !s.claims.Has(auth.PermRead) {
 		return
 	}
 	r.waiting = false
@@ -132,7 +133,8 @@ func (s *session) wants(valueSat int64, test bool, detector string) bool {
 
 // onDeliver sends a live alert, or holds it while a replay runs.
 func (s *session) onDeliver(ctx actor.Context, d *Deliver) {
-	if s.state != stateAuthenticated || !s.wants(d.ValueSat, d.Test, d.Detector) {
+	if s.state != stateAuthenticated || !s.claims.Has(auth.PermRead) ||
+		!s.wants(d.ValueSat, d.Test, d.Detector) {
 		return
 	}
 	if r := s.replay; r != nil {

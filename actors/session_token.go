@@ -68,6 +68,10 @@ func (s *session) reauthenticate(ctx actor.Context, m clientMessage) {
 // useClaims switches the session to new claims: expiry timer and broadcaster registration.
 func (s *session) useClaims(ctx actor.Context, claims auth.Claims) {
 	s.claims = claims
+	if !claims.Has(auth.PermRead) {
+		// A token without read stops the alerts at once, a resume in progress included.
+		s.replay = nil
+	}
 	ttl := claims.ExpiresAt.Sub(s.deps.Clock.Now())
 	s.schedule(ctx, ttl, func(gen uint64) any { return &tokenExpiry{gen: gen} })
 	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), MinSat: s.minSat,

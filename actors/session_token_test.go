@@ -221,3 +221,53 @@ func TestAuditActorWritesAndCountsFailures(t *testing.T) {
 		t.Fatalf("stop audit actor: %v", err)
 	}
 }
+
+// TestReauthWithoutReadStopsAlerts: a new token without read stops the alerts at once, live
+// ones and a resume in progress alike.
+func TestReauthWithoutReadStopsAlerts(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineConfig{Preload: 20, Session: actors.SessionConfig{
+		ReplayPage: 2, ReplayHighWater: 1}})
+	peer := newFakePeer(0)
+	pid := e.startSession(t, peer)
+	e.send(pid, authMessage(e.token(t, auth.PermRead, auth.PermWrite), 0))
+	peer.next(t, 2) // auth_success, welcome; the replay then pauses on its high-water mark
+
+	e.send(pid, authMessage(e.token(t, auth.PermWrite), -1))
+	e.publish(whales(21, 23)...)
+	e.waitPublished(t, 3)
+	// Let the paused replay go on: drain the client and let its retry timer fire.
+	var frames [][]byte
+	for range 20 {
+		frames = append(frames, peer.takeAll()...)
+		e.clock.Advance(50 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	e.send(pid, `{"type":"ping"}`)
+	waitFor(t, "the pong", func() bool {
+		for _, f := range peer.untaken() {
+			if strings.Contains(string(f), `"pong"`) {
+				return true
+			}
+		}
+		return false
+	})
+	frames = append(frames, peer.takeAll()...)
+
+	var after []string
+	seenAuth := false
+	for _, f := range frames {
+		got := decodeFrame(t, f)
+		if got.Type == "auth_success" {
+			seenAuth = true
+			continue
+		}
+		if seenAuth && got.Type == "whale_alert" {
+			after = append(after, string(f))
+		}
+	}
+	if !seenAuth || len(after) != 0 {
+		t.Errorf("after the write-only re-auth (seen %v) got %d alerts, want none", seenAuth,
+			len(after))
+	}
+}
