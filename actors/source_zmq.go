@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/transport"
 
 	"github.com/whalecast/whalecast/internal/bitcoin"
 )
@@ -184,10 +187,19 @@ func (f *ZMQFeed) sleep(d time.Duration) bool {
 // session reads one connection until it fails; it reports whether any message arrived,
 // so that a connection that worked resets the backoff.
 func (f *ZMQFeed) session(limits *logLimiter) bool {
-	sock := zmq4.NewSub(f.ctx, zmq4.WithDialerMaxRetries(0),
+	// zmq4 runs the ZMTP handshake without a deadline and without watching the context: a
+	// peer that accepts TCP and never answers would hold Dial, and so Close, for ever. The
+	// guarded transport closes the connection when the session's context ends, and a timer
+	// ends that context if the handshake takes longer than the dial timeout.
+	sctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	sock := zmq4.NewSub(sctx, zmq4.WithDialerMaxRetries(0),
 		zmq4.WithDialerTimeout(f.cfg.MaxBackoff))
 	defer sock.Close()
-	if err := sock.Dial(f.cfg.Endpoint); err != nil {
+	handshake := time.AfterFunc(f.cfg.MaxBackoff, cancel)
+	err := sock.Dial(guardedEndpoint(f.cfg.Endpoint))
+	handshake.Stop()
+	if err != nil {
 		if limits.allow("dial") {
 			f.log.Warn("zmq dial failed", "err", err)
 		}
@@ -330,4 +342,35 @@ func (l *logLimiter) allow(kind string) bool {
 	}
 	l.last[kind] = now
 	return true
+}
+
+// guardedTCP is zmq4's TCP transport with one change: a dialled connection is closed when
+// the dial's context ends, so that a handshake cannot outlive the session that started it.
+type guardedTCP struct {
+	transport.Transport
+}
+
+// guardedScheme names guardedTCP in zmq4's transport registry.
+const guardedScheme = "whalecast-tcp"
+
+var registerGuarded sync.Once
+
+// Dial implements transport.Transport.
+func (g guardedTCP) Dial(ctx context.Context, d transport.Dialer, addr string) (net.Conn,
+	error) {
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, func() { _ = conn.Close() })
+	return conn, nil
+}
+
+// guardedEndpoint turns tcp://HOST:PORT into the same address on guardedTCP, registering
+// the transport on first use (zmq4's registry is process-wide).
+func guardedEndpoint(endpoint string) string {
+	registerGuarded.Do(func() {
+		_ = zmq4.RegisterTransport(guardedScheme, guardedTCP{transport.New("tcp")})
+	})
+	return guardedScheme + strings.TrimPrefix(endpoint, "tcp")
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -301,6 +303,58 @@ func TestZMQFeedClose(t *testing.T) {
 	}
 	if _, err := feed.Next(); !errors.Is(err, io.EOF) {
 		t.Errorf("next after close: %v, want io.EOF", err)
+	}
+}
+
+// TestZMQFeedCloseDuringSilentHandshake: a peer that accepts TCP and never answers the ZMTP
+// greeting must not hold Close (zmq4 runs its handshake without a deadline).
+func TestZMQFeedCloseDuringSilentHandshake(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var (
+		mu   sync.Mutex
+		held []net.Conn
+	)
+	accepted := make(chan struct{}, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never read, never written
+			mu.Unlock()
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
+
+	feed := newTestZMQFeed(t, "tcp://"+ln.Addr().String())
+	select {
+	case <-accepted:
+	case <-time.After(waitLimit):
+		t.Fatal("the feed never connected")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- feed.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close hung on a peer that never answers the handshake")
 	}
 }
 
