@@ -78,6 +78,10 @@ type ZMQFeed struct {
 	once   sync.Once
 
 	received, dropped, corrupt, lost, reconnects atomic.Uint64
+
+	// counters is the last counter seen per topic, kept across reconnects so that messages
+	// published during an outage count as lost. Only the reader goroutine uses it.
+	counters map[string]uint32
 }
 
 // NewZMQFeed validates cfg and starts the feed's reader, which connects in the background
@@ -214,7 +218,9 @@ func (f *ZMQFeed) session(limits *logLimiter) bool {
 	f.log.Info("zmq connected")
 	// TODO: resync the mempool through JSON-RPC after a reconnect or a counter gap; it
 	// waits for the RPC client of a later slice, so for now a gap is only counted and logged.
-	counters := make(map[string]uint32)
+	if f.counters == nil {
+		f.counters = make(map[string]uint32)
+	}
 	got := false
 	for {
 		msg, err := sock.Recv()
@@ -225,7 +231,7 @@ func (f *ZMQFeed) session(limits *logLimiter) bool {
 			return got
 		}
 		got = true
-		f.handle(msg.Frames, counters, limits)
+		f.handle(msg.Frames, f.counters, limits)
 	}
 }
 
