@@ -45,6 +45,7 @@ type commitState struct {
 	pending  []Candidate
 	writing  bool
 	failed   bool
+	singles  int // how many of the next batches hold one alert (see take)
 	lastLoss time.Time
 	wg       sync.WaitGroup
 }
@@ -102,6 +103,12 @@ func (s *storeActor) lose(txid string) {
 // take removes up to persistence.MaxBatch candidates from the queue.
 func (s *storeActor) take() []Candidate {
 	n := min(len(s.pending), persistence.MaxBatch)
+	if s.singles > 0 {
+		// Retrying a refused batch one alert at a time, so that one bad alert loses only
+		// itself.
+		n = min(n, 1)
+		s.singles--
+	}
 	batch := s.pending[:n:n]
 	s.pending = s.pending[n:]
 	if len(s.pending) == 0 {
@@ -147,8 +154,14 @@ func ack(ctx actor.Context, batch []Candidate) {
 func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 	s.writing = false
 	switch {
+	case errors.Is(d.err, persistence.ErrInvalidBatch) && len(d.batch) > 1:
+		// Group commit joined unrelated alerts: write them again one by one.
+		s.pending = append(append([]Candidate(nil), d.batch...), s.pending...)
+		s.singles = len(d.batch)
+		s.flush(ctx)
+		return
 	case errors.Is(d.err, persistence.ErrInvalidBatch):
-		// A refused batch leaves the store healthy: count and report it, go on.
+		// A refused alert leaves the store healthy: count and report it, go on.
 		s.stats.AlertsLost.Add(int64(len(d.batch)))
 		s.log.Error("alert batch refused", "err", d.err, "lost", len(d.batch))
 	case d.err != nil:

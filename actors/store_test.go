@@ -229,3 +229,38 @@ func TestStoreRefusedBatchKeepsStoreHealthy(t *testing.T) {
 		t.Errorf("store health %v, want nil", err)
 	}
 }
+
+// TestStoreRefusedAlertLosesOnlyItself: a bad alert grouped with good ones by the group
+// commit costs only itself; the good ones are written again one by one.
+func TestStoreRefusedAlertLosesOnlyItself(t *testing.T) {
+	t.Parallel()
+	var gated *gatedStore
+	e := newEngine(t, engineConfig{Store: func(m *persistence.Memory) actors.AlertStore {
+		gated = newGatedStore(m)
+		return gated
+	}})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(gated.release)
+		}
+	})
+	peer := newFakePeer(0)
+	e.connect(t, peer, auth.PermRead)
+
+	e.publish(whale(1, 100))
+	gated.waitEntered(t)
+	e.publish(whale(2, 200), alert.Alert{ValueSat: 1, Detector: "large_value"}, whale(3, 300))
+	close(gated.release)
+	released = true
+
+	if ok, diff := equalSeqs(seqsOf(t, peer.next(t, 3)), seqRange(1, 3)); !ok {
+		t.Errorf("published: %s", diff)
+	}
+	waitFor(t, "the refused alert counted", func() bool {
+		return e.stats.AlertsLost.Load() == 1
+	})
+	if got := e.stats.AlertsStored.Load(); got != 3 {
+		t.Errorf("AlertsStored %d, want 3", got)
+	}
+}
