@@ -12,7 +12,8 @@ import (
 	"github.com/whalecast/whalecast/internal/clock"
 )
 
-// Feed yields transactions in order. The source actor is its only caller.
+// Feed yields transactions in order. The source actor is the only caller of Next, Rewind
+// and Close.
 type Feed interface {
 	// Next returns the next transaction, io.EOF at the end, or ErrNoTx when a live feed has
 	// none yet (it must then return within a few milliseconds). Other errors (a corrupt
@@ -20,7 +21,8 @@ type Feed interface {
 	Next() (FeedTx, error)
 	// Rewind starts the feed again from its beginning, for --loop.
 	Rewind() error
-	// Close releases the feed's files.
+	// Close releases what the feed holds (files, sockets, its reader goroutine); Next then
+	// returns io.EOF.
 	Close() error
 }
 
