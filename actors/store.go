@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,8 +47,12 @@ type commitState struct {
 	writing  bool
 	failed   bool
 	singles  int // how many of the next batches hold one alert (see take)
+	stopping bool
 	lastLoss time.Time
 	wg       sync.WaitGroup
+	// inflight is the result of the last write until the actor handles it, so that a
+	// result sent to a stopping actor (and dropped) is still counted and published by drain.
+	inflight atomic.Pointer[batchDone]
 }
 
 type batchDone struct {
@@ -134,7 +139,9 @@ func (s *storeActor) flush(ctx actor.Context) {
 	go func() {
 		defer s.wg.Done()
 		stored, err := s.store.Append(alertsOf(batch))
-		root.Send(self, &batchDone{stored: stored, batch: batch, err: err})
+		d := &batchDone{stored: stored, batch: batch, err: err}
+		s.inflight.Store(d)
+		root.Send(self, d)
 	}()
 }
 
@@ -152,13 +159,16 @@ func ack(ctx actor.Context, batch []Candidate) {
 }
 
 func (s *storeActor) done(ctx actor.Context, d *batchDone) {
+	s.inflight.CompareAndSwap(d, nil)
 	s.writing = false
 	switch {
 	case errors.Is(d.err, persistence.ErrInvalidBatch) && len(d.batch) > 1:
 		// Group commit joined unrelated alerts: write them again one by one.
 		s.pending = append(append([]Candidate(nil), d.batch...), s.pending...)
 		s.singles = len(d.batch)
-		s.flush(ctx)
+		if !s.stopping {
+			s.flush(ctx)
+		}
 		return
 	case errors.Is(d.err, persistence.ErrInvalidBatch):
 		// A refused alert leaves the store healthy: count and report it, go on.
@@ -178,7 +188,7 @@ func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 	if len(d.stored) > 0 {
 		ctx.Send(s.broadcaster, &Published{Entries: entries(d.stored)})
 	}
-	if len(s.pending) > 0 {
+	if len(s.pending) > 0 && !s.stopping {
 		s.flush(ctx)
 	}
 }
@@ -197,16 +207,15 @@ func (s *storeActor) fail(err error, batch int) {
 // drain runs when the store stops: it waits for the batch in flight and writes what is
 // queued, so a clean shutdown loses nothing that was accepted.
 func (s *storeActor) drain(ctx actor.Context) {
+	s.stopping = true
 	s.wg.Wait()
+	if d := s.inflight.Swap(nil); d != nil {
+		s.done(ctx, d)
+	}
 	for !s.failed && len(s.pending) > 0 {
 		batch := s.take()
 		stored, err := s.store.Append(alertsOf(batch))
-		if err != nil {
-			s.fail(err, len(batch))
-			return
-		}
-		s.stats.AlertsStored.Add(int64(len(stored)))
-		s.log.Info("store drained on stop", "alerts", len(stored))
+		s.done(ctx, &batchDone{stored: stored, batch: batch, err: err})
 	}
 }
 

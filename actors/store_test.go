@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/internal/alert"
@@ -262,5 +263,35 @@ func TestStoreRefusedAlertLosesOnlyItself(t *testing.T) {
 	})
 	if got := e.stats.AlertsStored.Load(); got != 3 {
 		t.Errorf("AlertsStored %d, want 3", got)
+	}
+}
+
+// TestStoreStopCountsTheWriteInFlight: a write still running when the store stops is waited
+// for, counted and published, although its result message reaches a stopping actor.
+func TestStoreStopCountsTheWriteInFlight(t *testing.T) {
+	t.Parallel()
+	var gated *gatedStore
+	e := newEngine(t, engineConfig{Store: func(m *persistence.Memory) actors.AlertStore {
+		gated = newGatedStore(m)
+		return gated
+	}})
+	peer := newFakePeer(0)
+	e.connect(t, peer, auth.PermRead)
+
+	e.publish(whale(1, 100))
+	gated.waitEntered(t)
+	stopped := e.sys.Root.PoisonFuture(e.store)
+	// Give the poison pill time to reach the store, so that it stops with the write
+	// still blocked; the store then waits for it.
+	time.Sleep(50 * time.Millisecond)
+	close(gated.release)
+	if err := stopped.Wait(); err != nil {
+		t.Fatalf("stop store: %v", err)
+	}
+	if got := e.stats.AlertsStored.Load(); got != 1 {
+		t.Errorf("AlertsStored %d, want 1", got)
+	}
+	if seqs := seqsOf(t, peer.next(t, 1)); seqs[0] != 1 {
+		t.Errorf("published seq %d, want 1", seqs[0])
 	}
 }
