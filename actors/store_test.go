@@ -107,10 +107,11 @@ func TestStoreFailsClosed(t *testing.T) {
 // gatedStore holds every Append until release is closed, and records the batch sizes.
 type gatedStore struct {
 	*persistence.Memory
-	release chan struct{}
-	entered chan int
-	mu      sync.Mutex
-	batches []int
+	release  chan struct{}
+	openOnce sync.Once
+	entered  chan int
+	mu       sync.Mutex
+	batches  []int
 }
 
 func newGatedStore(m *persistence.Memory) *gatedStore {
@@ -146,17 +147,7 @@ func (s *gatedStore) waitEntered(tb testing.TB) int {
 
 func TestStoreGroupCommitPublishesOnlyDurable(t *testing.T) {
 	t.Parallel()
-	var gated *gatedStore
-	e := newEngine(t, engineConfig{Store: func(m *persistence.Memory) actors.AlertStore {
-		gated = newGatedStore(m)
-		return gated
-	}})
-	released := false
-	t.Cleanup(func() {
-		if !released {
-			close(gated.release)
-		}
-	})
+	e, gated := newGatedEngine(t)
 	peer := newFakePeer(0)
 	pid, _ := e.connect(t, peer, auth.PermRead)
 
@@ -174,8 +165,7 @@ func TestStoreGroupCommitPublishesOnlyDurable(t *testing.T) {
 		t.Errorf("AlertsPublished %d while the write is in progress, want 0", got)
 	}
 
-	close(gated.release)
-	released = true
+	gated.open()
 	if ok, diff := equalSeqs(seqsOf(t, peer.next(t, 5)), seqRange(1, 5)); !ok {
 		t.Errorf("after the writes: %s", diff)
 	}
@@ -189,17 +179,13 @@ func TestStoreGroupCommitPublishesOnlyDurable(t *testing.T) {
 
 func TestStoreDrainsOnStop(t *testing.T) {
 	t.Parallel()
-	var gated *gatedStore
-	e := newEngine(t, engineConfig{Store: func(m *persistence.Memory) actors.AlertStore {
-		gated = newGatedStore(m)
-		return gated
-	}})
+	e, gated := newGatedEngine(t)
 	e.publish(whale(1, 100))
 	gated.waitEntered(t)
 	e.publish(whales(2, 4)...)
 
 	stopped := e.sys.Root.PoisonFuture(e.store)
-	close(gated.release)
+	gated.open()
 	if err := stopped.Wait(); err != nil {
 		t.Fatalf("stop the store: %v", err)
 	}
@@ -235,25 +221,14 @@ func TestStoreRefusedBatchKeepsStoreHealthy(t *testing.T) {
 // commit costs only itself; the good ones are written again one by one.
 func TestStoreRefusedAlertLosesOnlyItself(t *testing.T) {
 	t.Parallel()
-	var gated *gatedStore
-	e := newEngine(t, engineConfig{Store: func(m *persistence.Memory) actors.AlertStore {
-		gated = newGatedStore(m)
-		return gated
-	}})
-	released := false
-	t.Cleanup(func() {
-		if !released {
-			close(gated.release)
-		}
-	})
+	e, gated := newGatedEngine(t)
 	peer := newFakePeer(0)
 	e.connect(t, peer, auth.PermRead)
 
 	e.publish(whale(1, 100))
 	gated.waitEntered(t)
 	e.publish(whale(2, 200), alert.Alert{ValueSat: 1, Detector: "large_value"}, whale(3, 300))
-	close(gated.release)
-	released = true
+	gated.open()
 
 	if ok, diff := equalSeqs(seqsOf(t, peer.next(t, 3)), seqRange(1, 3)); !ok {
 		t.Errorf("published: %s", diff)
@@ -270,11 +245,7 @@ func TestStoreRefusedAlertLosesOnlyItself(t *testing.T) {
 // for, counted and published, although its result message reaches a stopping actor.
 func TestStoreStopCountsTheWriteInFlight(t *testing.T) {
 	t.Parallel()
-	var gated *gatedStore
-	e := newEngine(t, engineConfig{Store: func(m *persistence.Memory) actors.AlertStore {
-		gated = newGatedStore(m)
-		return gated
-	}})
+	e, gated := newGatedEngine(t)
 	peer := newFakePeer(0)
 	e.connect(t, peer, auth.PermRead)
 
@@ -284,7 +255,7 @@ func TestStoreStopCountsTheWriteInFlight(t *testing.T) {
 	// Give the poison pill time to reach the store, so that it stops with the write
 	// still blocked; the store then waits for it.
 	time.Sleep(50 * time.Millisecond)
-	close(gated.release)
+	gated.open()
 	if err := stopped.Wait(); err != nil {
 		t.Fatalf("stop store: %v", err)
 	}
@@ -294,4 +265,22 @@ func TestStoreStopCountsTheWriteInFlight(t *testing.T) {
 	if seqs := seqsOf(t, peer.next(t, 1)); seqs[0] != 1 {
 		t.Errorf("published seq %d, want 1", seqs[0])
 	}
+}
+
+// newGatedEngine returns an engine whose store holds every write until gated.open; the
+// gate opens by itself when the test ends.
+func newGatedEngine(t *testing.T) (*engine, *gatedStore) {
+	t.Helper()
+	var gated *gatedStore
+	e := newEngine(t, engineConfig{Store: func(m *persistence.Memory) actors.AlertStore {
+		gated = newGatedStore(m)
+		return gated
+	}})
+	t.Cleanup(gated.open)
+	return e, gated
+}
+
+// open lets every held and future write through; calling it again does nothing.
+func (s *gatedStore) open() {
+	s.openOnce.Do(func() { close(s.release) })
 }

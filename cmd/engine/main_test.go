@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/whalecast/whalecast/system/systemtest"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -17,7 +17,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/whalecast/whalecast/internal/btcdtest"
-	"github.com/whalecast/whalecast/internal/clock"
 	"github.com/whalecast/whalecast/system"
 )
 
@@ -78,33 +77,7 @@ func startEngine(tb testing.TB, dataDir, secret string) string {
 	cfg.Secret = secret
 	cfg.Source = "replay:" + btcdtest.Block277647(tb)
 	cfg.Rate = 0
-	eng, err := system.Open(cfg, slog.New(slog.DiscardHandler), clock.Real{})
-	if err != nil {
-		tb.Fatalf("open engine: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = eng.Shutdown(context.Background())
-		tb.Fatalf("listen: %v", err)
-	}
-	if err := eng.Start(); err != nil {
-		_ = ln.Close()
-		_ = eng.Shutdown(context.Background())
-		tb.Fatalf("start engine: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- eng.Serve(ln) }()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := eng.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return systemtest.Start(tb, cfg, slog.New(slog.DiscardHandler)).Addr
 }
 
 // serverMsg is the part of the engine's WebSocket messages these tests read.
