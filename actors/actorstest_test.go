@@ -178,6 +178,25 @@ func (p *fakePeer) next(tb testing.TB, n int) []serverFrame {
 	return out
 }
 
+// nextUntil reads frames one by one up to and including the first of type last, at most
+// maxUntil of them.
+func (p *fakePeer) nextUntil(tb testing.TB, last string) []serverFrame {
+	tb.Helper()
+	var out []serverFrame
+	for range maxUntil {
+		f := p.next(tb, 1)[0]
+		out = append(out, f)
+		if f.Type == last {
+			return out
+		}
+	}
+	tb.Fatalf("no %s frame within %d frames", last, maxUntil)
+	return nil
+}
+
+// maxUntil bounds nextUntil.
+const maxUntil = 1000
+
 // takeAll takes every frame queued now, without waiting.
 func (p *fakePeer) takeAll() [][]byte {
 	p.mu.Lock()
@@ -234,6 +253,7 @@ type serverFrame struct {
 	Data        json.RawMessage `json:"data"`
 	Token       string          `json:"token"`
 	Detectors   []string        `json:"detectors"`
+	Statuses    []string        `json:"statuses"`
 }
 
 func decodeFrame(tb testing.TB, b []byte) serverFrame {
@@ -366,7 +386,8 @@ func newEngine(tb testing.TB, cfg engineConfig) *engine {
 	e.issuer, e.verifier = newTokenPair(tb, e.clock)
 
 	for i := range cfg.Preload {
-		if _, err := e.mem.Append([]alert.Alert{whale(i+1, 100+float64(i))}); err != nil {
+		if _, err := e.mem.Append(alert.AlertRecords([]alert.Alert{whale(i+1,
+			100+float64(i))})); err != nil {
 			tb.Fatalf("preload alert %d: %v", i+1, err)
 		}
 	}
@@ -562,7 +583,7 @@ func (e *engine) sessionCount(tb testing.TB) int {
 // publish sends alerts to the store actor as the detector would.
 func (e *engine) publish(alerts ...alert.Alert) {
 	for _, a := range alerts {
-		e.sys.Root.Send(e.store, &actors.Candidate{Alert: a})
+		e.sys.Root.Send(e.store, &actors.Candidate{Record: alert.Record{Alert: &a}})
 	}
 }
 
@@ -636,7 +657,7 @@ func spawnSupervised(tb testing.TB, sys *actor.ActorSystem, strategy actor.Super
 	return res.(*actor.PID)
 }
 
-// recorder stands in for the store (it records candidates) and for a source (it records
+// recorder stands in for the tracker and the store (it records candidates) and for a source (it records
 // acknowledgements), so detector tests see exactly what the detector sends.
 type recorder struct {
 	mu         sync.Mutex
@@ -653,12 +674,19 @@ func spawnRecorder(tb testing.TB, sys *actor.ActorSystem) (*recorder, *actor.PID
 		defer r.mu.Unlock()
 		switch m := ctx.Message().(type) {
 		case *actors.Candidate:
-			r.candidates = append(r.candidates, m.Alert)
-			if m.AckTo != nil {
-				// The recorder stands in for the store: the alert counts as done.
-				r.acked++
-				r.acks++
+			if m.Record.Alert != nil {
+				r.candidates = append(r.candidates, *m.Record.Alert)
 			}
+			done(ctx, m.AckTo)
+		case *actors.Observed:
+			// The recorder stands in for the tracker and the store: the transaction is
+			// done, and its alert recorded.
+			if m.Alert != nil {
+				r.candidates = append(r.candidates, *m.Alert)
+			}
+			done(ctx, m.AckTo)
+		case *actors.ChainEvent:
+			done(ctx, m.AckTo)
 		case *actors.Processed:
 			r.acked += m.N
 			r.acks++
@@ -666,6 +694,13 @@ func spawnRecorder(tb testing.TB, sys *actor.ActorSystem) (*recorder, *actor.PID
 	}))
 	tb.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
 	return r, pid
+}
+
+// done acknowledges one transaction or event to its source, as the store would.
+func done(ctx actor.Context, to *actor.PID) {
+	if to != nil {
+		ctx.Send(to, &actors.Processed{N: 1})
+	}
 }
 
 // waitAcked waits until every transaction up to ordinal n was acknowledged.

@@ -13,13 +13,12 @@ import (
 type subscriber struct {
 	pid     *actor.PID
 	receive bool
-	minSat  int64
-	only    DetectorFilter
+	filter  Filter
 }
 
 // wants reports whether the subscriber takes e.
 func (s subscriber) wants(e Entry) bool {
-	return s.receive && (e.Test || (e.ValueSat >= s.minSat && s.only.Wants(e.Detector)))
+	return s.receive && s.filter.Wants(e.Meta)
 }
 
 // broadcaster fans published alerts out to subscribed sessions. It encodes each alert's frame
@@ -55,8 +54,7 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 		b.subscribe(ctx, msg)
 	case *SetFilter:
 		if i, ok := b.index[msg.Session.Id]; ok {
-			b.subs[i].minSat, b.subs[i].receive = msg.MinSat, msg.Receive
-			b.subs[i].only = msg.Detectors
+			b.subs[i].filter, b.subs[i].receive = msg.Filter, msg.Receive
 		}
 	case *Published:
 		b.publish(ctx, msg)
@@ -68,7 +66,7 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 }
 
 func (b *broadcaster) subscribe(ctx actor.Context, m *Subscribe) {
-	sub := subscriber{pid: m.Session, receive: m.Receive, minSat: m.MinSat, only: m.Detectors}
+	sub := subscriber{pid: m.Session, receive: m.Receive, filter: m.Filter}
 	if i, ok := b.index[m.Session.Id]; ok {
 		b.subs[i] = sub
 	} else {
@@ -101,8 +99,7 @@ func (b *broadcaster) publish(ctx actor.Context, m *Published) {
 			continue
 		}
 		b.lastSeq = e.Stored.Seq
-		msg := &Deliver{Seq: e.Stored.Seq, Frame: alert.Frame(e.Stored), ValueSat: e.ValueSat,
-			Test: e.Test, Detector: e.Detector}
+		msg := &Deliver{Seq: e.Stored.Seq, Frame: alert.Frame(e.Stored), Meta: e.Meta}
 		n := int64(0)
 		for _, s := range b.subs {
 			if s.wants(e) {

@@ -14,13 +14,15 @@ import (
 // The store's txid index catches any older repeat.
 const DefaultSeenTxs = 100_000
 
-// detector decodes transactions, applies its rules and sends each whale to the store once.
+// detector decodes transactions and applies its rules. It hands every decoded transaction to
+// the tracker (which follows alerts through the mempool and the chain), each whale flagged
+// once, and forwards chain events behind the transactions that preceded them.
 type detector struct {
-	rules []Rule
-	store *actor.PID
-	stats *Stats
-	log   *slog.Logger
-	seen  *seenSet
+	rules   []Rule
+	tracker *actor.PID
+	stats   *Stats
+	log     *slog.Logger
+	seen    *seenSet
 
 	// current is the transaction being handled. If handling it panics, the failed instance
 	// still acknowledges it when told it restarts or stops, so the source loses no credit.
@@ -28,11 +30,11 @@ type detector struct {
 }
 
 // NewDetectorProps returns the detector's props. The set of seen txids outlives restarts.
-func NewDetectorProps(rules []Rule, store *actor.PID, stats *Stats,
+func NewDetectorProps(rules []Rule, tracker *actor.PID, stats *Stats,
 	log *slog.Logger) *actor.Props {
 	seen := newSeenSet(DefaultSeenTxs)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &detector{rules: rules, store: store, stats: stats, log: log, seen: seen}
+		return &detector{rules: rules, tracker: tracker, stats: stats, log: log, seen: seen}
 	})
 }
 
@@ -41,6 +43,8 @@ func (d *detector) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *Tx:
 		d.detect(ctx, msg)
+	case *ChainEvent:
+		ctx.Send(d.tracker, msg)
 	case *actor.Restarting:
 		d.log.Warn("detector restarting")
 		d.release(ctx)
@@ -56,55 +60,65 @@ func (d *detector) release(ctx actor.Context) {
 	d.current = nil
 }
 
-// detect handles one transaction. It acknowledges it to the source at once, unless it is a
-// whale: then the store acknowledges it once the alert is durable.
+// detect handles one transaction. A transaction that does not decode is acknowledged to the
+// source at once; every other goes to the tracker, which acknowledges it (for a whale, once
+// the alert is durable).
 func (d *detector) detect(ctx actor.Context, m *Tx) {
 	d.stats.TxsReceived.Add(1)
 	d.current = m
-	a, ok := d.whale(m)
+	obs, ok := d.observe(m)
 	d.current = nil
-	if ok {
-		d.stats.AlertsDetected.Add(1)
-		ctx.Send(d.store, &Candidate{Alert: a, AckTo: m.ReplyTo})
+	if !ok {
+		if m.ReplyTo != nil {
+			ctx.Send(m.ReplyTo, &Processed{N: 1})
+		}
 		return
 	}
-	if m.ReplyTo != nil {
-		ctx.Send(m.ReplyTo, &Processed{N: 1})
+	if obs.Alert != nil {
+		d.stats.AlertsDetected.Add(1)
 	}
+	ctx.Send(d.tracker, obs)
 }
 
-// whale decodes the transaction and returns its alert if a rule matches and the txid was
-// not alerted yet.
-func (d *detector) whale(m *Tx) (alert.Alert, bool) {
+// observe decodes the transaction and applies the rules; the alert is set if a rule matches
+// and the txid was not alerted yet.
+func (d *detector) observe(m *Tx) (*Observed, bool) {
 	tx := m.Msg
 	if tx == nil {
 		var err error
 		if tx, err = bitcoin.DecodeTx(m.Raw); err != nil {
 			d.stats.TxDecodeErrors.Add(1)
 			d.log.Warn("transaction rejected", "err", err, "bytes", len(m.Raw))
-			return alert.Alert{}, false
+			return nil, false
 		}
 	}
 	sum := bitcoin.Summarize(tx)
-	a, ok := d.match(Transaction{Msg: tx, Summary: sum}, m.SeenAt)
+	obs := &Observed{Msg: tx, Summary: sum, AckTo: m.ReplyTo}
+	a, ok := d.match(Transaction{Msg: tx, Summary: sum, Fee: m.Fee}, m.SeenAt)
 	if !ok {
-		return alert.Alert{}, false
+		return obs, true
 	}
 	if !d.seen.add(sum.TxID) {
 		d.stats.DuplicateTxs.Add(1)
-		return alert.Alert{}, false
+		return obs, true
 	}
-	return a, true
+	obs.Alert = &a
+	return obs, true
 }
 
 // match returns the alert of the first rule that matches.
 func (d *detector) match(tx Transaction, seenAt time.Time) (alert.Alert, bool) {
+	for _, r := range d.rules {
+		if o, ok := r.(Observer); ok {
+			o.Observe(tx)
+		}
+	}
 	r, ok := FirstMatch(d.rules, tx)
 	if !ok {
 		return alert.Alert{}, false
 	}
 	sum := tx.Summary
-	return alert.Alert{
+	a := alert.Alert{
 		TxID:             sum.TxID,
 		ValueSat:         sum.ValueSat,
 		Outputs:          sum.Outputs,
@@ -113,7 +127,13 @@ func (d *detector) match(tx Transaction, seenAt time.Time) (alert.Alert, bool) {
 		RBF:              sum.RBF,
 		FirstSeen:        seenAt.UTC(),
 		Detector:         r.Name(),
-	}, true
+		Status:           alert.StatusMempool,
+	}
+	if f := tx.Fee; f != nil {
+		sat, rate := f.Sat, f.Rate()
+		a.FeeSat, a.FeeRate = &sat, &rate
+	}
+	return a, true
 }
 
 // seenSet remembers the last n txids in insertion order.

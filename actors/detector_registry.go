@@ -29,6 +29,9 @@ type DetectorConfig struct {
 	ConsolidationMaxOutputs int
 	// ConsolidationMinSat is a consolidation's threshold on its total output.
 	ConsolidationMinSat int64
+	// FeeSpikeFactor is how many times the baseline median fee rate the recent median must
+	// reach for fee_spike (0: default 2).
+	FeeSpikeFactor float64
 }
 
 // RuleFactory builds one rule from the shared configuration.
@@ -47,10 +50,13 @@ func NewRegistry() *Registry {
 	return &Registry{factories: map[string]RuleFactory{}}
 }
 
-// BuiltinRegistry returns a new registry holding the built-in detectors, most specific first:
-// consolidation, value_moved, large_output, large_value.
+// BuiltinRegistry returns a new registry holding the built-in detectors, rarest and most
+// specific first: fee_spike, consolidation, value_moved, large_output, large_value.
 func BuiltinRegistry() *Registry {
 	r := NewRegistry()
+	r.MustRegister("fee_spike", func(c DetectorConfig) Rule {
+		return NewFeeSpike(c.FeeSpikeFactor, 0, 0)
+	})
 	r.MustRegister("consolidation", func(c DetectorConfig) Rule {
 		return Consolidation{MinInputs: orDefault(c.ConsolidationMinInputs,
 			DefaultConsolidationMinInputs), MaxOutputs: orDefault(c.ConsolidationMaxOutputs,

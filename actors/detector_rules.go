@@ -13,16 +13,28 @@ type Transaction struct {
 	Msg *wire.MsgTx
 	// Summary is bitcoin.Summarize(Msg).
 	Summary bitcoin.TxSummary
+	// Fee is the node's fee; nil when the source has no RPC to ask (rules needing fees then
+	// do not match).
+	Fee *Fee
 }
 
-// Rule decides whether a transaction deserves an alert. Rules are pure: no I/O, no logging,
-// no state shared with other actors. The detector asks its rules in order and names the
+// Rule decides whether a transaction deserves an alert. Rules do no I/O and no logging, and
+// share no state with other actors (a rule that keeps state implements Observer). The detector asks its rules in order and names the
 // alert after the first that matches.
 type Rule interface {
 	// Name is the detector name carried by the alert, e.g. "large_value".
 	Name() string
 	// Match reports whether the transaction is a whale by this rule.
 	Match(tx Transaction) bool
+}
+
+// Observer is a rule that keeps state about the transaction stream (a rolling baseline, for
+// instance). The detector shows it every transaction before asking the rules to match, so
+// that a rule of higher priority matching first does not hide transactions from it. Its
+// state lives in the rule value, which the detector owns: Observe and Match are never called
+// concurrently.
+type Observer interface {
+	Observe(tx Transaction)
 }
 
 // FirstMatch returns the first of rules that matches tx: the rule the detector names the

@@ -241,7 +241,7 @@ func TestRegistryBuild(t *testing.T) {
 		{"a repeated name counts once", []string{"large_value", "large_value"},
 			"[large_value]", false},
 		{"nothing enabled", nil, "[]", false},
-		{"unknown name", []string{"large_value", "fee_spike"}, "", true},
+		{"unknown name", []string{"large_value", "tx_storm"}, "", true},
 		{"wrong case", []string{"Large_Value"}, "", true},
 	}
 	for _, tt := range tests {

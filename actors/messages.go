@@ -2,7 +2,6 @@ package actors
 
 import (
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -20,6 +19,8 @@ type Tx struct {
 	Raw []byte
 	// Msg is the decoded transaction when the source already has it; nil otherwise.
 	Msg *wire.MsgTx
+	// Fee is the node's fee for the transaction; nil when unknown.
+	Fee *Fee
 	// SeenAt is when the source received the transaction.
 	SeenAt time.Time
 	// ReplyTo receives a Processed acknowledgement; nil for none.
@@ -34,21 +35,19 @@ type Processed struct {
 	N uint64
 }
 
-// Candidate asks the store to number, persist and then publish an alert.
+// Candidate asks the store to number, persist and then publish a record: a new alert or an
+// alert update.
 type Candidate struct {
-	Alert alert.Alert
-	// AckTo receives Processed once the alert is durable (or refused); nil for none.
+	Record alert.Record
+	// AckTo receives Processed once the record is durable (or refused); nil for none.
 	AckTo *actor.PID
 }
 
-// Entry is one persisted alert as the broadcaster receives it: the stored record plus the
-// fields a session filter reads, so that nobody decodes the JSON again to filter.
+// Entry is one persisted record (an alert or an update) as the broadcaster receives it: the
+// stored record plus the fields a session filter reads.
 type Entry struct {
-	Stored   alert.Stored
-	ValueSat int64
-	Test     bool
-	// Detector names the rule that raised the alert.
-	Detector string
+	Stored alert.Stored
+	Meta   Meta
 }
 
 // Published tells the broadcaster that alerts are durable and may be delivered.
@@ -63,10 +62,8 @@ type Subscribe struct {
 	// Receive is false for sessions without the read permission: they learn the latest seq
 	// but get no alerts.
 	Receive bool
-	// MinSat is the session's threshold; alerts below it are not delivered.
-	MinSat int64
-	// Detectors, when not nil, lists the detectors whose alerts the session wants.
-	Detectors DetectorFilter
+	// Filter chooses the records delivered.
+	Filter Filter
 }
 
 // SubscribeAck answers Subscribe. Every alert with a seq above LastSeq will be delivered live;
@@ -75,36 +72,22 @@ type SubscribeAck struct {
 	LastSeq uint64
 }
 
-// SetFilter changes a subscribed session's threshold.
+// SetFilter changes a subscribed session's filter.
 type SetFilter struct {
 	Session *actor.PID
-	MinSat  int64
-	// Detectors replaces the session's detector filter; nil wants every detector.
-	Detectors DetectorFilter
+	Filter  Filter
 	// Receive changes whether the session gets alerts (a new token changed its permissions).
 	Receive bool
 }
 
-// Deliver hands a session one encoded whale_alert frame. Frame is shared by every session
-// and must not be modified.
+// Deliver hands a session one encoded whale_alert or alert_update frame. Frame is shared by
+// every session and must not be modified.
 type Deliver struct {
 	Seq   uint64
 	Frame []byte
-	// ValueSat and Test let the session apply a threshold it changed after the broadcaster
-	// chose the recipients.
-	ValueSat int64
-	Test     bool
-	// Detector names the rule that raised the alert, for the same reason.
-	Detector string
-}
-
-// DetectorFilter is a session's choice of detectors: nil wants every one. It is shared
-// between the session and the broadcaster and must not be modified once sent.
-type DetectorFilter []string
-
-// Wants reports whether an alert raised by detector passes the filter.
-func (f DetectorFilter) Wants(detector string) bool {
-	return f == nil || slices.Contains(f, detector)
+	// Meta lets the session apply a filter it changed after the broadcaster chose the
+	// recipients.
+	Meta Meta
 }
 
 // ClientFrame is one message read from a client connection.
@@ -138,6 +121,13 @@ type StartSession struct {
 // CredentialsChanged tells every session that keys or revocations changed: each rechecks
 // its token and a session whose token no longer holds is closed with 4003.
 type CredentialsChanged struct{}
+
+// OperatorNotice is an operator_alert frame for every admin session (an accuracy episode, for
+// instance). The sessions supervisor hands it to each session; only those whose token holds
+// the admin permission send it.
+type OperatorNotice struct {
+	Frame []byte
+}
 
 // SessionStarted answers StartSession.
 type SessionStarted struct {

@@ -6,9 +6,13 @@ import (
 	"errors"
 	"io"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/whalecast/whalecast/internal/alert"
 )
 
 // Close codes a session ends a connection with. docs/protocol.md lists what a client should do
@@ -54,6 +58,8 @@ type clientMessage struct {
 	MinBTC *float64 `json:"min_btc,omitempty"`
 	// Detectors is nil when the field is absent; never empty when present.
 	Detectors DetectorFilter `json:"detectors,omitempty"`
+	// Statuses is nil when the field is absent; never empty when present.
+	Statuses StatusFilter `json:"statuses,omitempty"`
 }
 
 // MaxDetectorFilter bounds how many detector names a subscribe message may list.
@@ -125,6 +131,8 @@ func decodeField(dec *json.Decoder, key string, m *clientMessage) error {
 		dst = m.MinBTC
 	case "detectors":
 		return decodeDetectors(raw, m)
+	case "statuses":
+		return decodeStatuses(raw, m)
 	default:
 		return errBadField
 	}
@@ -151,6 +159,25 @@ func decodeDetectors(raw json.RawMessage, m *clientMessage) error {
 	return nil
 }
 
+// decodeStatuses reads the statuses field: an array of distinct statuses, at least one.
+func decodeStatuses(raw json.RawMessage, m *clientMessage) error {
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil || len(names) == 0 ||
+		len(names) > len(alert.Statuses) {
+		return fieldError{key: "statuses"}
+	}
+	out := make(StatusFilter, 0, len(names))
+	for _, n := range names {
+		st, ok := alert.ParseStatus(n)
+		if !ok || slices.Contains(out, st) {
+			return fieldError{key: "statuses"}
+		}
+		out = append(out, st)
+	}
+	m.Statuses = out
+	return nil
+}
+
 // fieldError is a known field whose value has the wrong type or range. Its text names the
 // field and never repeats the value.
 type fieldError struct{ key string }
@@ -165,6 +192,8 @@ func (e fieldError) Error() string {
 	case "detectors":
 		return "detectors must be an array of 1 to " + strconv.Itoa(MaxDetectorFilter) +
 			" detector names"
+	case "statuses":
+		return "statuses must be an array of distinct statuses: " + statusList
 	default:
 		return e.key + " must be a string"
 	}
@@ -208,14 +237,27 @@ func welcomeFrame(version string, seq uint64) []byte {
 		strconv.FormatUint(seq, 10) + `}`)
 }
 
-func subscribedFrame(minBTC float64, detectors []string) []byte {
+func subscribedFrame(minBTC float64, detectors DetectorFilter, statuses StatusFilter) []byte {
 	frame := `{"type":"subscribed","min_btc":` + strconv.FormatFloat(minBTC, 'f', -1, 64)
 	if detectors != nil {
 		d, _ := json.Marshal(detectors)
 		frame += `,"detectors":` + string(d)
 	}
+	if statuses != nil {
+		d, _ := json.Marshal(statuses)
+		frame += `,"statuses":` + string(d)
+	}
 	return []byte(frame + `}`)
 }
+
+// statusList names every status, for error messages.
+var statusList = func() string {
+	names := make([]string, len(alert.Statuses))
+	for i, st := range alert.Statuses {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
+}()
 
 var pongFrame = []byte(`{"type":"pong"}`)
 

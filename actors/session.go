@@ -149,8 +149,7 @@ type session struct {
 	denied      int
 	deniedSince time.Time
 
-	minSat     int64
-	detectors  DetectorFilter
+	filter     Filter
 	subscribed bool
 	ackSeq     uint64
 	sentLive   bool
@@ -196,6 +195,11 @@ func (s *session) Receive(ctx actor.Context) {
 		s.closeWith(ctx, CloseNormal, "")
 	case *CredentialsChanged:
 		s.onCredentialsChanged(ctx)
+	case *OperatorNotice:
+		if s.state == stateAuthenticated && s.claims.Has(auth.PermAdmin) &&
+			s.stillValid(ctx) {
+			s.send(ctx, msg.Frame)
+		}
 	case *ServerShutdown:
 		s.closeWith(ctx, CloseGoingAway, "server shutting down")
 	case *actor.Stopping:
@@ -213,7 +217,7 @@ func (s *session) start(ctx actor.Context) {
 		return
 	}
 	s.bucket = bucket
-	s.minSat = satFromBTC(s.cfg.DefaultMinBTC)
+	s.filter = Filter{MinSat: satFromBTC(s.cfg.DefaultMinBTC)}
 	if s.cfg.NoAuth {
 		s.authenticate(ctx, noAuthClaims(s.deps.Clock.Now()), nil)
 		return

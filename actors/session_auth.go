@@ -97,7 +97,7 @@ func (s *session) authenticate(ctx actor.Context, claims auth.Claims, since *uin
 	}
 	s.sinceRefused = since != nil && !canRead
 	ctx.Send(s.deps.Broadcaster, &Subscribe{Session: ctx.Self(), Receive: canRead,
-		MinSat: s.minSat, Detectors: s.detectors})
+		Filter: s.filter})
 }
 
 func permStrings(perms []auth.Perm) []string {

@@ -106,7 +106,7 @@ func TestSubscribeDetectorsValidation(t *testing.T) {
 		{"every built-in", `["large_value","large_output","value_moved","consolidation"]`,
 			"subscribed"},
 		{"known but not enabled is still known", `["consolidation"]`, "subscribed"},
-		{"unknown name", `["fee_spike"]`, "error:bad_request"},
+		{"unknown name", `["tx_storm"]`, "error:bad_request"},
 		{"the test pseudo-detector", `["test"]`, "error:bad_request"},
 		{"empty list", `[]`, "error:bad_request"},
 		{"not a list", `"large_value"`, "error:bad_request"},

@@ -81,11 +81,11 @@ func (s *session) onSubscribe(ctx actor.Context, m clientMessage) {
 			return
 		}
 	}
-	s.minSat = satFromBTC(*m.MinBTC)
-	s.detectors = m.Detectors
-	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), MinSat: s.minSat,
-		Detectors: s.detectors, Receive: s.claims.Has(auth.PermRead)})
-	s.send(ctx, subscribedFrame(*m.MinBTC, m.Detectors))
+	s.filter = Filter{MinSat: satFromBTC(*m.MinBTC), Detectors: m.Detectors,
+		Statuses: m.Statuses}
+	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), Filter: s.filter,
+		Receive: s.claims.Has(auth.PermRead)})
+	s.send(ctx, subscribedFrame(*m.MinBTC, m.Detectors, m.Statuses))
 }
 
 // onLateAuth answers an auth message in an authenticated session. With --no-auth the session

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"encoding/json"
 	"strconv"
 	"time"
 
@@ -75,7 +74,7 @@ func (s *session) continueReplay(ctx actor.Context) {
 			break
 		}
 		r.cursor = st.Seq
-		if s.matches(st.Data) && !s.send(ctx, alert.Frame(st)) {
+		if s.filter.Wants(MetaOf(st)) && !s.send(ctx, alert.Frame(st)) {
 			return
 		}
 	}
@@ -109,32 +108,10 @@ func (s *session) finishReplay(ctx actor.Context) {
 	}
 }
 
-// filterFields is the part of a stored alert a session filter reads.
-type filterFields struct {
-	ValueSat int64  `json:"value_sat"`
-	Test     bool   `json:"test"`
-	Detector string `json:"detector"`
-}
-
-// matches applies the session's threshold and detector filter to a stored alert while
-// replaying. Live alerts are filtered by the broadcaster instead.
-func (s *session) matches(data []byte) bool {
-	var f filterFields
-	if err := json.Unmarshal(data, &f); err != nil {
-		return true
-	}
-	return s.wants(f.ValueSat, f.Test, f.Detector)
-}
-
-// wants applies the session's filter: test alerts always pass.
-func (s *session) wants(valueSat int64, test bool, detector string) bool {
-	return test || (valueSat >= s.minSat && s.detectors.Wants(detector))
-}
-
 // onDeliver sends a live alert, or holds it while a replay runs.
 func (s *session) onDeliver(ctx actor.Context, d *Deliver) {
 	if s.state != stateAuthenticated || !s.claims.Has(auth.PermRead) ||
-		!s.wants(d.ValueSat, d.Test, d.Detector) {
+		!s.filter.Wants(d.Meta) {
 		return
 	}
 	if r := s.replay; r != nil {

@@ -74,8 +74,8 @@ func (s *session) useClaims(ctx actor.Context, claims auth.Claims) {
 	}
 	ttl := claims.ExpiresAt.Sub(s.deps.Clock.Now())
 	s.schedule(ctx, ttl, func(gen uint64) any { return &tokenExpiry{gen: gen} })
-	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), MinSat: s.minSat,
-		Detectors: s.detectors, Receive: claims.Has(auth.PermRead)})
+	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), Filter: s.filter,
+		Receive: claims.Has(auth.PermRead)})
 }
 
 // stillValid rechecks the session's token (expiry, retired key, revocation) and ends the

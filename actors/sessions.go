@@ -30,6 +30,10 @@ func (s *sessions) Receive(ctx actor.Context) {
 		for _, c := range ctx.Children() {
 			ctx.Send(c, msg)
 		}
+	case *OperatorNotice:
+		for _, c := range ctx.Children() {
+			ctx.Send(c, msg)
+		}
 	case *ServerShutdown:
 		children := ctx.Children()
 		s.deps.Logger.Info("closing sessions", slog.Int("sessions", len(children)))

@@ -30,10 +30,15 @@ type Feed interface {
 // sends nothing and asks again on a later tick.
 var ErrNoTx = errors.New("actors: no transaction yet")
 
-// FeedTx is one transaction from a feed: its raw bytes, its decoded form, or both.
+// FeedTx is one item from a feed: a transaction (its raw bytes, its decoded form, or both) or,
+// when Event is set, a chain or mempool event.
 type FeedTx struct {
 	Raw []byte
 	Msg *wire.MsgTx
+	// Fee is the node's fee for the transaction; nil when the feed does not know it.
+	Fee *Fee
+	// Event is a block connection or disconnection, a mempool removal or snapshot.
+	Event *ChainEvent
 }
 
 // SourceConfig sets the pace of a source.
@@ -174,8 +179,14 @@ func (s *source) sendNext(ctx actor.Context) bool {
 		return false
 	}
 	s.sent++
+	if ftx.Event != nil {
+		ev := *ftx.Event
+		ev.AckTo = ctx.Self()
+		ctx.Send(s.detector, &ev)
+		return true
+	}
 	s.passTxs++
-	ctx.Send(s.detector, &Tx{Ordinal: s.sent, Raw: ftx.Raw, Msg: ftx.Msg,
+	ctx.Send(s.detector, &Tx{Ordinal: s.sent, Raw: ftx.Raw, Msg: ftx.Msg, Fee: ftx.Fee,
 		SeenAt: s.clock.Now(), ReplyTo: ctx.Self()})
 	return true
 }

@@ -3,6 +3,8 @@ package actors
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/whalecast/whalecast/internal/accuracy"
 )
 
 // Stats holds the engine's counters. Actors only add to them; readers (the REST API, tests,
@@ -17,11 +19,20 @@ type Stats struct {
 	RateLimited          atomic.Int64
 	SlowConsumerCloses   atomic.Int64
 
-	TxsReceived     atomic.Int64
-	TxDecodeErrors  atomic.Int64
-	DuplicateTxs    atomic.Int64
-	AlertsDetected  atomic.Int64
-	AlertsStored    atomic.Int64
+	TxsReceived    atomic.Int64
+	TxDecodeErrors atomic.Int64
+	DuplicateTxs   atomic.Int64
+	AlertsDetected atomic.Int64
+	AlertsStored   atomic.Int64
+	UpdatesStored  atomic.Int64
+	AlertsSettled  atomic.Int64
+	Tracked        atomic.Int64
+	ChainTip       atomic.Int64
+
+	BlocksConnected    atomic.Int64
+	BlocksDisconnected atomic.Int64
+	// Accuracy is the accuracy monitor's latest snapshot; nil before the monitor starts.
+	Accuracy        atomic.Pointer[accuracy.Snapshot]
 	AlertsPublished atomic.Int64
 	AlertsLost      atomic.Int64
 	Deliveries      atomic.Int64
@@ -58,18 +69,28 @@ type Snapshot struct {
 	DuplicateTxs       int64 `json:"duplicate_txs"`
 	AlertsDetected     int64 `json:"alerts_detected"`
 	AlertsStored       int64 `json:"alerts_stored"`
-	AlertsSent         int64 `json:"alerts_sent"`
-	AlertsLost         int64 `json:"alerts_lost"`
-	Deliveries         int64 `json:"deliveries"`
-	StoreErrors        int64 `json:"store_errors"`
-	SourceErrors       int64 `json:"source_errors"`
-	ActorFailures      int64 `json:"actor_failures"`
-	ActorRestarts      int64 `json:"actor_restarts"`
-	TokensRefreshed    int64 `json:"tokens_refreshed"`
-	SessionsRevoked    int64 `json:"sessions_revoked"`
-	IPBans             int64 `json:"ip_bans"`
-	AuditWritten       int64 `json:"audit_written"`
-	AuditDropped       int64 `json:"audit_dropped"`
+	UpdatesStored      int64 `json:"updates_stored"`
+	Lifecycle          struct {
+		Tracked            int64 `json:"tracked"`
+		Settled            int64 `json:"settled"`
+		ChainTip           int64 `json:"chain_tip"`
+		BlocksConnected    int64 `json:"blocks_connected"`
+		BlocksDisconnected int64 `json:"blocks_disconnected"`
+		// Accuracy is the rolling accuracy of settled alerts (docs/mempool.md).
+		Accuracy *accuracy.Snapshot `json:"accuracy,omitempty"`
+	} `json:"lifecycle"`
+	AlertsSent      int64 `json:"alerts_sent"`
+	AlertsLost      int64 `json:"alerts_lost"`
+	Deliveries      int64 `json:"deliveries"`
+	StoreErrors     int64 `json:"store_errors"`
+	SourceErrors    int64 `json:"source_errors"`
+	ActorFailures   int64 `json:"actor_failures"`
+	ActorRestarts   int64 `json:"actor_restarts"`
+	TokensRefreshed int64 `json:"tokens_refreshed"`
+	SessionsRevoked int64 `json:"sessions_revoked"`
+	IPBans          int64 `json:"ip_bans"`
+	AuditWritten    int64 `json:"audit_written"`
+	AuditDropped    int64 `json:"audit_dropped"`
 }
 
 // Snapshot copies the counters; now gives the uptime.
@@ -87,6 +108,13 @@ func (s *Stats) Snapshot(now time.Time) Snapshot {
 	out.DuplicateTxs = s.DuplicateTxs.Load()
 	out.AlertsDetected = s.AlertsDetected.Load()
 	out.AlertsStored = s.AlertsStored.Load()
+	out.UpdatesStored = s.UpdatesStored.Load()
+	out.Lifecycle.Tracked = s.Tracked.Load()
+	out.Lifecycle.Settled = s.AlertsSettled.Load()
+	out.Lifecycle.ChainTip = s.ChainTip.Load()
+	out.Lifecycle.BlocksConnected = s.BlocksConnected.Load()
+	out.Lifecycle.BlocksDisconnected = s.BlocksDisconnected.Load()
+	out.Lifecycle.Accuracy = s.Accuracy.Load()
 	out.AlertsSent = s.AlertsPublished.Load()
 	out.AlertsLost = s.AlertsLost.Load()
 	out.Deliveries = s.Deliveries.Load()

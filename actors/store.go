@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -19,7 +18,7 @@ import (
 type AlertStore interface {
 	AlertReader
 	// Append durably persists a batch and numbers it densely; see persistence.Store.
-	Append(batch []alert.Alert) ([]alert.Stored, error)
+	Append(batch []alert.Record) ([]alert.Stored, error)
 	// LastSeq is the highest seq assigned so far.
 	LastSeq() uint64
 	// Health is nil while writes work.
@@ -85,7 +84,7 @@ func (s *storeActor) Receive(ctx actor.Context) {
 
 func (s *storeActor) enqueue(ctx actor.Context, c Candidate) {
 	if s.failed || len(s.pending) >= MaxStorePending {
-		s.lose(c.Alert.TxID)
+		s.lose(c.Record.TxID())
 		return
 	}
 	s.pending = append(s.pending, c)
@@ -122,10 +121,10 @@ func (s *storeActor) take() []Candidate {
 	return batch
 }
 
-func alertsOf(batch []Candidate) []alert.Alert {
-	out := make([]alert.Alert, len(batch))
+func recordsOf(batch []Candidate) []alert.Record {
+	out := make([]alert.Record, len(batch))
 	for i, c := range batch {
-		out[i] = c.Alert
+		out[i] = c.Record
 	}
 	return out
 }
@@ -138,7 +137,7 @@ func (s *storeActor) flush(ctx actor.Context) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		stored, err := s.store.Append(alertsOf(batch))
+		stored, err := s.store.Append(recordsOf(batch))
 		d := &batchDone{stored: stored, batch: batch, err: err}
 		s.inflight.Store(d)
 		root.Send(self, d)
@@ -184,7 +183,13 @@ func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 		// The store skipped alerts whose txid it already held (seen before a restart).
 		s.stats.DuplicateTxs.Add(int64(len(d.batch) - len(d.stored)))
 	}
-	s.stats.AlertsStored.Add(int64(len(d.stored)))
+	for _, st := range d.stored {
+		if st.Kind == alert.KindUpdate {
+			s.stats.UpdatesStored.Add(1)
+		} else {
+			s.stats.AlertsStored.Add(1)
+		}
+	}
 	if len(d.stored) > 0 {
 		ctx.Send(s.broadcaster, &Published{Entries: entries(d.stored)})
 	}
@@ -214,18 +219,16 @@ func (s *storeActor) drain(ctx actor.Context) {
 	}
 	for !s.failed && len(s.pending) > 0 {
 		batch := s.take()
-		stored, err := s.store.Append(alertsOf(batch))
+		stored, err := s.store.Append(recordsOf(batch))
 		s.done(ctx, &batchDone{stored: stored, batch: batch, err: err})
 	}
 }
 
-// entries adds to each stored alert the fields that filters read.
+// entries adds to each stored record the fields that filters read.
 func entries(stored []alert.Stored) []Entry {
 	out := make([]Entry, len(stored))
 	for i, st := range stored {
-		var f filterFields
-		_ = json.Unmarshal(st.Data, &f)
-		out[i] = Entry{Stored: st, ValueSat: f.ValueSat, Test: f.Test, Detector: f.Detector}
+		out[i] = Entry{Stored: st, Meta: MetaOf(st)}
 	}
 	return out
 }

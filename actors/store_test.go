@@ -23,7 +23,7 @@ type flakyStore struct {
 	appends int
 }
 
-func (s *flakyStore) Append(batch []alert.Alert) ([]alert.Stored, error) {
+func (s *flakyStore) Append(batch []alert.Record) ([]alert.Stored, error) {
 	s.mu.Lock()
 	s.appends++
 	first := s.appends == 1
@@ -118,7 +118,7 @@ func newGatedStore(m *persistence.Memory) *gatedStore {
 	return &gatedStore{Memory: m, release: make(chan struct{}), entered: make(chan int, 64)}
 }
 
-func (s *gatedStore) Append(batch []alert.Alert) ([]alert.Stored, error) {
+func (s *gatedStore) Append(batch []alert.Record) ([]alert.Stored, error) {
 	s.mu.Lock()
 	s.batches = append(s.batches, len(batch))
 	s.mu.Unlock()

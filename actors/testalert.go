@@ -45,7 +45,8 @@ func (t *testAlerts) Receive(ctx actor.Context) {
 		if msg.gen != t.gen {
 			return
 		}
-		ctx.Send(t.store, &Candidate{Alert: NewTestAlert(t.clock.Now())})
+		a := NewTestAlert(t.clock.Now())
+		ctx.Send(t.store, &Candidate{Record: alert.Record{Alert: &a}})
 		t.schedule(ctx)
 	}
 }

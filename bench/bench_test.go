@@ -136,7 +136,7 @@ func BenchmarkPersistAlert(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := store.Append([]alert.Alert{sampleAlert(i)}); err != nil {
+		if _, err := store.Append(alert.AlertRecords([]alert.Alert{sampleAlert(i)})); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -243,7 +243,8 @@ func benchFanout(b *testing.B, n int) {
 		seq++
 		data, _ := alert.EncodeData(sampleAlert(int(seq)))
 		system.Root.Send(broadcaster, &actors.Published{Entries: []actors.Entry{{
-			Stored: alert.Stored{Seq: seq, Data: data}, ValueSat: 92_700_000_000}}})
+			Stored: alert.Stored{Seq: seq, Data: data},
+			Meta:   actors.Meta{ValueSat: 92_700_000_000}}}})
 		want += int64(n)
 		frames.expect(want)
 		frames.wait(b)

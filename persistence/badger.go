@@ -30,10 +30,11 @@ type BadgerOptions struct {
 	// with mode 0700 when missing. Required.
 	Dir string
 
-	// Retention is how long an alert and its txid index entry are kept. Expiry works in
-	// whole seconds: an alert lives at least Retention and less than Retention plus one
-	// second. 0 keeps alerts forever; the engine passes 90 days. Values below one second
-	// (other than 0) are rejected.
+	// Retention is how long a record (alert or update), an alert's txid index entry and
+	// the tracker state written with a record are kept. Expiry works in whole seconds: a
+	// record lives at least Retention and less than Retention plus one second. 0 keeps
+	// records forever; the engine passes 90 days. Values below one second (other than 0)
+	// are rejected.
 	Retention time.Duration
 
 	// Logger receives the store's lines and Badger's own. nil discards them.
@@ -75,7 +76,7 @@ type Badger struct {
 	failMu sync.Mutex
 	failed error // wraps ErrFailed once a write failed
 
-	// countMu guards the oldest stored alert. Alerts expire in seq order, so the stored
+	// countMu guards the oldest stored record. Records expire in seq order, so the stored
 	// ones are exactly oldestSeq..lastSeq.
 	countMu       sync.Mutex
 	oldestSeq     uint64 // lastSeq+1 when nothing is stored
@@ -177,8 +178,8 @@ func openDB(opts BadgerOptions) (*badger.DB, error) {
 		"%w: %v", opts.Dir, ErrCorrupt, err)
 }
 
-// load reads the counter and the oldest and newest stored alerts, and checks that no alert
-// is numbered past the counter.
+// load reads the counter and the oldest and newest stored records, and checks that no
+// record is numbered past the counter.
 func (s *Badger) load() error {
 	return s.db.View(func(txn *badger.Txn) error {
 		last, err := readLastSeq(txn)
@@ -186,16 +187,16 @@ func (s *Badger) load() error {
 			return err
 		}
 
-		newest, ok, err := edgeAlert(txn, 0, true)
+		newest, ok, err := edgeRecord(txn, 0, true)
 		if err != nil {
 			return err
 		}
 		if ok && newest.seq > last {
-			return fmt.Errorf("persistence: alert %d stored past last seq %d in %s: %w",
+			return fmt.Errorf("persistence: record %d stored past last seq %d in %s: %w",
 				newest.seq, last, s.opts.Dir, ErrCorrupt)
 		}
 
-		oldest, ok, err := edgeAlert(txn, 1, false)
+		oldest, ok, err := edgeRecord(txn, 1, false)
 		if err != nil {
 			return err
 		}
@@ -238,21 +239,21 @@ func readCounter(txn *badger.Txn, key []byte, name string) (uint64, error) {
 	return last, nil
 }
 
-// storedEdge is the seq and expiry (unix seconds, 0 = never) of one stored alert.
+// storedEdge is the seq and expiry (unix seconds, 0 = never) of one stored record.
 type storedEdge struct {
 	seq     uint64
 	expires uint64
 }
 
-// edgeAlert returns the first live alert at or after seq from (or the last one, when
-// reverse is set); ok is false when there is none. Expired alerts are skipped by Badger.
-func edgeAlert(txn *badger.Txn, from uint64, reverse bool) (storedEdge, bool, error) {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixAlert, Reverse: reverse})
+// edgeRecord returns the first live record at or after seq from (or the last one, when
+// reverse is set); ok is false when there is none. Expired records are skipped by Badger.
+func edgeRecord(txn *badger.Txn, from uint64, reverse bool) (storedEdge, bool, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixRecord, Reverse: reverse})
 	defer it.Close()
 
-	seek := alertKey(from)
+	seek := recordKey(from)
 	if reverse {
-		seek = alertKey(^uint64(0))
+		seek = recordKey(^uint64(0))
 	}
 	it.Seek(seek)
 	if !it.Valid() {
@@ -260,9 +261,9 @@ func edgeAlert(txn *badger.Txn, from uint64, reverse bool) (storedEdge, bool, er
 	}
 
 	item := it.Item()
-	seq, ok := parseAlertKey(item.Key())
+	seq, ok := parseRecordKey(item.Key())
 	if !ok {
-		return storedEdge{}, false, fmt.Errorf("persistence: malformed alert key %x: %w",
+		return storedEdge{}, false, fmt.Errorf("persistence: malformed record key %x: %w",
 			item.Key(), ErrCorrupt)
 	}
 	return storedEdge{seq: seq, expires: item.ExpiresAt()}, true, nil

@@ -15,7 +15,8 @@ import (
 
 // TestBadgerCrash kills a child process that appends in a loop with SIGKILL at a random
 // moment, several times over the same directory, and checks after each kill that the
-// numbering is dense, no txid is stored twice and every acknowledged alert survived.
+// numbering is dense, no txid is stored twice, updates and tracker states match the alerts
+// and every acknowledged record survived.
 func TestBadgerCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
@@ -92,7 +93,9 @@ func crashChild(t *testing.T, dir string, afterAck bool, delay time.Duration) ui
 }
 
 // checkAfterCrash reopens the store and checks it: seqs 1..LastSeq without a hole, no
-// duplicate txid among real alerts, and nothing acknowledged lost. It returns LastSeq.
+// duplicate txid among real alerts, every update pointing at the alert stored before it,
+// every tracker state belonging to a stored record, and nothing acknowledged lost. It
+// returns LastSeq.
 func checkAfterCrash(t *testing.T, dir string, acked uint64) uint64 {
 	t.Helper()
 	s := openBadger(t, persistence.BadgerOptions{Dir: dir})
@@ -106,7 +109,7 @@ func checkAfterCrash(t *testing.T, dir string, acked uint64) uint64 {
 		t.Errorf("Count %d, want LastSeq %d", c, last)
 	}
 
-	txids := make(map[string]uint64)
+	w := crashWalk{alerts: make(map[string]uint64), touched: make(map[string]bool)}
 	var want uint64 = 1
 	for after := uint64(0); ; {
 		page := mustRange(t, s, after, 500)
@@ -118,7 +121,7 @@ func checkAfterCrash(t *testing.T, dir string, acked uint64) uint64 {
 				t.Fatalf("seq %d follows %d: hole or disorder", st.Seq, want-1)
 			}
 			want++
-			if err := checkUnique(txids, st); err != nil {
+			if err := w.check(st); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -127,20 +130,53 @@ func checkAfterCrash(t *testing.T, dir string, acked uint64) uint64 {
 	if want-1 != last {
 		t.Fatalf("Range walked to seq %d, LastSeq is %d", want-1, last)
 	}
+
+	err := s.States(func(txid string, state []byte) error {
+		if !w.touched[txid] || string(state) != crashState(txid) {
+			return fmt.Errorf("state %q of %s: want %q, written with a stored record",
+				state, txid, crashState(txid))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return last
 }
 
-func checkUnique(txids map[string]uint64, st alert.Stored) error {
+// crashWalk follows the records of a store in seq order: the seq of each real alert's txid,
+// and the txids that any record was stored for.
+type crashWalk struct {
+	alerts  map[string]uint64
+	touched map[string]bool
+}
+
+// check checks one record against those before it.
+func (w crashWalk) check(st alert.Stored) error {
+	if st.Kind == alert.KindUpdate {
+		u, err := alert.DecodeUpdate(st.Data)
+		if err != nil {
+			return fmt.Errorf("seq %d: %w", st.Seq, err)
+		}
+		if want := w.alerts[u.TxID]; u.AlertSeq != want {
+			return fmt.Errorf("update %d of %s has AlertSeq %d, want %d",
+				st.Seq, u.TxID, u.AlertSeq, want)
+		}
+		w.touched[u.TxID] = true
+		return nil
+	}
+
 	a, err := alert.DecodeData(st.Data)
 	if err != nil {
 		return fmt.Errorf("seq %d: %w", st.Seq, err)
 	}
+	w.touched[a.TxID] = true
 	if a.Test {
 		return nil
 	}
-	if prev, dup := txids[a.TxID]; dup {
+	if prev, dup := w.alerts[a.TxID]; dup {
 		return fmt.Errorf("txid %s stored as seq %d and %d", a.TxID, prev, st.Seq)
 	}
-	txids[a.TxID] = st.Seq
+	w.alerts[a.TxID] = st.Seq
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/persistence"
 	"github.com/whalecast/whalecast/persistence/storetest"
 )
@@ -183,7 +184,7 @@ func fillUntilFailure(t *testing.T, s persistence.Store) uint64 {
 	t.Helper()
 	var acked uint64
 	for i := range 2000 {
-		got, err := s.Append(storetest.Alerts(fmt.Sprintf("fill%d", i), 50))
+		got, err := s.Append(alert.AlertRecords(storetest.Alerts(fmt.Sprintf("fill%d", i), 50)))
 		if err != nil {
 			if !errors.Is(err, persistence.ErrFailed) {
 				t.Fatalf("Append = %v, want ErrFailed", err)

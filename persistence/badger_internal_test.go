@@ -117,7 +117,7 @@ func TestBadgerLogsThroughSlog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append([]alert.Alert{{TxID: "a"}}); err != nil {
+	if _, err := s.Append(alert.AlertRecords([]alert.Alert{{TxID: "a"}})); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -176,10 +176,10 @@ func TestOpenBadgerCorruptMetadata(t *testing.T) {
 	}{
 		{"short last seq", map[string][]byte{string(keyLastSeq): {1, 2, 3}}},
 		{"alert past last seq", map[string][]byte{
-			string(keyLastSeq):  encodeSeq(2),
-			string(alertKey(5)): []byte(`{}`),
+			string(keyLastSeq):   encodeSeq(2),
+			string(recordKey(5)): []byte(`{}`),
 		}},
-		{"alert without counter", map[string][]byte{string(alertKey(1)): []byte(`{}`)}},
+		{"alert without counter", map[string][]byte{string(recordKey(1)): []byte(`{}`)}},
 		{"malformed alert key", map[string][]byte{
 			string(keyLastSeq): encodeSeq(2),
 			"a/xyz":            []byte(`{}`),

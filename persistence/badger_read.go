@@ -13,7 +13,7 @@ import (
 const maxPrefetch = 100
 
 // Range implements Store. It seeks to the first key after after and reads at most limit
-// alerts, never past the LastSeq published when it started.
+// records, never past the LastSeq published when it started.
 func (s *Badger) Range(after uint64, limit int) (out []alert.Stored, err error) {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
@@ -30,27 +30,31 @@ func (s *Badger) Range(after uint64, limit int) (out []alert.Stored, err error) 
 	defer s.recoverRead(&err)
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{
-			Prefix:         prefixAlert,
+			Prefix:         prefixRecord,
 			PrefetchValues: true,
 			PrefetchSize:   int(min(want, maxPrefetch)),
 		})
 		defer it.Close()
 
 		out = make([]alert.Stored, 0, min(want, 1024))
-		for it.Seek(alertKey(after + 1)); it.Valid() && uint64(len(out)) < want; it.Next() {
+		for it.Seek(recordKey(after + 1)); it.Valid() && uint64(len(out)) < want; it.Next() {
 			item := it.Item()
-			seq, ok := parseAlertKey(item.Key())
+			seq, ok := parseRecordKey(item.Key())
 			if !ok {
-				return fmt.Errorf("malformed alert key %x: %w", item.Key(), ErrCorrupt)
+				return fmt.Errorf("malformed record key %x: %w", item.Key(), ErrCorrupt)
 			}
 			if seq > last {
 				break
 			}
-			data, err := item.ValueCopy(nil)
+			v, err := item.ValueCopy(nil)
 			if err != nil {
-				return fmt.Errorf("read alert %d: %w", seq, err)
+				return fmt.Errorf("read record %d: %w", seq, err)
 			}
-			out = append(out, alert.Stored{Seq: seq, Data: data})
+			kind, data, ok := parseRecordValue(v)
+			if !ok {
+				return fmt.Errorf("record %d has no known kind: %w", seq, ErrCorrupt)
+			}
+			out = append(out, alert.Stored{Seq: seq, Kind: kind, Data: data})
 		}
 		return nil
 	})
@@ -87,8 +91,8 @@ func (s *Badger) recoverRead(err *error) {
 	*err = fmt.Errorf("persistence: read after failure (%v): %w", r, failed)
 }
 
-// Count implements Store. Alerts expire in seq order, so the stored ones are always
-// oldestSeq..LastSeq; Count only seeks to the new oldest alert after the previous one
+// Count implements Store. Records expire in seq order, so the stored ones are always
+// oldestSeq..LastSeq; Count only seeks to the new oldest record after the previous one
 // expired, which costs one iterator seek per expiry step instead of a scan per call. While
 // Close runs, Count returns the last known figure instead of waiting.
 func (s *Badger) Count() uint64 {
@@ -110,7 +114,7 @@ func (s *Badger) Count() uint64 {
 	return last - s.oldestSeq + 1
 }
 
-// advanceOldest moves oldestSeq to the first alert still stored. On a read error it keeps
+// advanceOldest moves oldestSeq to the first record still stored. On a read error it keeps
 // the old value and logs: Count is a gauge, and the next call tries again.
 func (s *Badger) advanceOldest(last uint64) {
 	var edge storedEdge
@@ -119,12 +123,12 @@ func (s *Badger) advanceOldest(last uint64) {
 		defer s.recoverRead(&err)
 		return s.db.View(func(txn *badger.Txn) error {
 			var viewErr error
-			edge, ok, viewErr = edgeAlert(txn, s.oldestSeq, false)
+			edge, ok, viewErr = edgeRecord(txn, s.oldestSeq, false)
 			return viewErr
 		})
 	}()
 	if err != nil {
-		s.log.Warn("count expired alerts", "dir", s.opts.Dir, "err", err)
+		s.log.Warn("count expired records", "dir", s.opts.Dir, "err", err)
 		return
 	}
 

@@ -11,7 +11,7 @@ import (
 // every family but the meta one.
 func TestKeyFamiliesDisjoint(t *testing.T) {
 	families := map[string][]byte{
-		"alert": prefixAlert, "txid": prefixTxID, "audit": prefixAudit,
+		"record": prefixRecord, "txid": prefixTxID, "state": prefixState, "audit": prefixAudit,
 		"revocation": prefixRevocation, "api key": prefixAPIKey, "api key id": prefixAPIKeyID,
 		"meta": []byte("m/"),
 	}

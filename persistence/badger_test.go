@@ -273,9 +273,14 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 
 func mustAppend(t testing.TB, s persistence.Store, batch []alert.Alert) []alert.Stored {
 	t.Helper()
+	return mustAppendRecords(t, s, alert.AlertRecords(batch))
+}
+
+func mustAppendRecords(t testing.TB, s persistence.Store, batch []alert.Record) []alert.Stored {
+	t.Helper()
 	got, err := s.Append(batch)
 	if err != nil {
-		t.Fatalf("Append(%d alerts): %v", len(batch), err)
+		t.Fatalf("Append(%d records): %v", len(batch), err)
 	}
 	return got
 }

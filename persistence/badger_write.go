@@ -10,9 +10,11 @@ import (
 	"github.com/whalecast/whalecast/internal/alert"
 )
 
-// Append implements Store. The alerts, their txid index entries and the new last seq are
-// written in one transaction that Badger fsyncs before Commit returns.
-func (s *Badger) Append(batch []alert.Alert) ([]alert.Stored, error) {
+// Append implements Store. The records, their txid index entries, their tracker states and
+// the new last seq are written in one transaction that Badger fsyncs before Commit returns.
+// Beyond the checks of ErrInvalidBatch, a batch that exceeds Badger's own transaction limit
+// is refused the same way: only alerts with very large fields can reach it.
+func (s *Badger) Append(batch []alert.Record) ([]alert.Stored, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.closeMu.RLock()
@@ -27,14 +29,17 @@ func (s *Badger) Append(batch []alert.Alert) ([]alert.Stored, error) {
 	if len(batch) == 0 {
 		return nil, nil
 	}
-	encoded, err := encodeBatch(batch)
+	recs, err := checkBatch(batch)
 	if err != nil {
 		return nil, err
 	}
 
 	first := s.lastSeq.Load() + 1
 	expires := s.expiry(time.Now())
-	out, err := s.commit(batch, encoded, first, expires)
+	out, err := s.commit(recs, first, expires)
+	if errors.Is(err, ErrInvalidBatch) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("persistence: append batch at seq %d: %w: %w",
 			first, ErrFailed, err))
@@ -47,9 +52,10 @@ func (s *Badger) Append(batch []alert.Alert) ([]alert.Stored, error) {
 	return out, nil
 }
 
-// expiry returns the unix second at which alerts written now expire (0 = never). It rounds
-// up, so an alert lives at least the retention, and never goes below the previous batch's
-// in this process, so alerts expire in seq order even if the wall clock steps back.
+// expiry returns the unix second at which records written now expire (0 = never). It
+// rounds up, so a record lives at least the retention, and never goes below the previous
+// batch's in this process, so records expire in seq order even if the wall clock steps
+// back.
 func (s *Badger) expiry(now time.Time) uint64 {
 	return retentionExpiry(now, s.opts.Retention, s.lastExpires)
 }
@@ -63,64 +69,103 @@ func retentionExpiry(now time.Time, retention time.Duration, floor uint64) uint6
 	return max(expiresAt(now.Add(retention)), floor)
 }
 
-// commit writes the batch in one transaction and returns the alerts it numbered; it writes
-// nothing when every alert is a duplicate.
-func (s *Badger) commit(batch []alert.Alert, encoded [][]byte, first, expires uint64) (
-	[]alert.Stored, error) {
+// commit writes the batch in one transaction and returns the records it numbered; it
+// writes nothing when every record is a duplicate alert. An error wraps ErrInvalidBatch
+// when the batch was refused and Badger is untouched.
+func (s *Badger) commit(recs []checked, first, expires uint64) ([]alert.Stored, error) {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 
-	var out []alert.Stored
-	seen := make(map[string]struct{}, len(batch))
-	for i, a := range batch {
-		seq := first + uint64(len(out))
-		if !a.Test {
-			dup, err := isStored(txn, seen, a.TxID)
-			if err != nil {
-				return nil, err
-			}
-			if dup {
-				continue
-			}
-			seen[a.TxID] = struct{}{}
-			if err := setEntry(txn, txIDKey(a.TxID), encodeSeq(seq), expires); err != nil {
-				return nil, fmt.Errorf("index txid %s: %w", a.TxID, err)
-			}
-		}
-		if err := setEntry(txn, alertKey(seq), encoded[i], expires); err != nil {
-			return nil, fmt.Errorf("write alert %d: %w", seq, err)
-		}
-		out = append(out, alert.Stored{Seq: seq, Data: encoded[i]})
-	}
-	if len(out) == 0 {
-		return nil, nil
+	writes, err := planBatch(recs, first, func(txid string) (uint64, bool, error) {
+		return lookupTxID(txn, txid)
+	})
+	if err != nil || len(writes) == 0 {
+		return nil, err
 	}
 
-	last := out[len(out)-1].Seq
-	if err := txn.Set(keyLastSeq, encodeSeq(last)); err != nil {
-		return nil, fmt.Errorf("write last seq %d: %w", last, err)
+	err = writeBatch(txn, writes, expires)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return nil, fmt.Errorf("persistence: batch at seq %d: %v: %w", first, err, ErrInvalidBatch)
 	}
+	if err != nil {
+		return nil, err
+	}
+
+	last := writes[len(writes)-1].Seq
 	if err := txn.Commit(); err != nil {
 		return nil, fmt.Errorf("commit seq %d..%d: %w", first, last, err)
+	}
+
+	out := make([]alert.Stored, len(writes))
+	for i, w := range writes {
+		out[i] = w.Stored
 	}
 	return out, nil
 }
 
-// isStored reports whether txid is already in the index or earlier in the same batch.
-func isStored(txn *badger.Txn, seen map[string]struct{}, txid string) (bool, error) {
-	if _, dup := seen[txid]; dup {
-		return true, nil
+// writeBatch adds the records and the new last seq to txn.
+func writeBatch(txn *badger.Txn, writes []write, expires uint64) error {
+	for _, w := range writes {
+		if err := writeRecord(txn, w, expires); err != nil {
+			return err
+		}
 	}
 
-	_, err := txn.Get(txIDKey(txid))
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, badger.ErrKeyNotFound):
-		return false, nil
-	default:
-		return false, fmt.Errorf("look up txid %s: %w", txid, err)
+	last := writes[len(writes)-1].Seq
+	if err := txn.Set(keyLastSeq, encodeSeq(last)); err != nil {
+		return fmt.Errorf("write last seq %d: %w", last, err)
 	}
+	return nil
+}
+
+// writeRecord adds one record to txn: its txid index entry if it is a real alert, the
+// record itself, and the change of its tracker state.
+func writeRecord(txn *badger.Txn, w write, expires uint64) error {
+	if w.index {
+		if err := setEntry(txn, txIDKey(w.txid), encodeSeq(w.Seq), expires); err != nil {
+			return fmt.Errorf("index txid %s: %w", w.txid, err)
+		}
+	}
+	if err := setEntry(txn, recordKey(w.Seq), recordValue(w.Kind, w.Data), expires); err != nil {
+		return fmt.Errorf("write %s %d: %w", w.Kind, w.Seq, err)
+	}
+
+	switch {
+	case w.forget:
+		if err := txn.Delete(stateKey(w.txid)); err != nil {
+			return fmt.Errorf("forget state of %s: %w", w.txid, err)
+		}
+	case len(w.state) > 0:
+		if err := setEntry(txn, stateKey(w.txid), w.state, expires); err != nil {
+			return fmt.Errorf("write state of %s: %w", w.txid, err)
+		}
+	}
+	return nil
+}
+
+// lookupTxID returns the seq of the alert that the txid index holds for txid.
+func lookupTxID(txn *badger.Txn, txid string) (uint64, bool, error) {
+	item, err := txn.Get(txIDKey(txid))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("look up txid %s: %w", txid, err)
+	}
+
+	var seq uint64
+	var ok bool
+	err = item.Value(func(v []byte) error {
+		seq, ok = decodeSeq(v)
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("look up txid %s: %w", txid, err)
+	}
+	if !ok {
+		return 0, false, fmt.Errorf("index entry of txid %s is not 8 bytes: %w", txid, ErrCorrupt)
+	}
+	return seq, true, nil
 }
 
 func setEntry(txn *badger.Txn, key, value []byte, expires uint64) error {

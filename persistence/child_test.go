@@ -69,18 +69,16 @@ func reportOpen(s *persistence.Badger, err error) int {
 	return 0
 }
 
-// appendUntilKilled appends random batches, some with txids already stored and some test
-// alerts, and prints "ack SEQ" once each Append returned, until it is killed.
+// appendUntilKilled appends random batches of alerts (some with txids already stored, some
+// test alerts) and updates, some with tracker state and some forgetting it, and prints
+// "ack SEQ" once each Append returned, until it is killed.
 func appendUntilKilled(s persistence.Store) int {
 	out := bufio.NewWriter(os.Stdout)
 	deadline := time.Now().Add(childLifetime)
 	for time.Now().Before(deadline) {
-		batch := make([]alert.Alert, 1+rand.IntN(20))
+		batch := make([]alert.Record, 1+rand.IntN(20))
 		for i := range batch {
-			batch[i] = storetest.Alert(fmt.Sprintf("tx-%d", rand.IntN(crashTxIDs)))
-			if rand.IntN(10) == 0 {
-				batch[i] = storetest.TestAlert(batch[i].TxID)
-			}
+			batch[i] = crashRecord(fmt.Sprintf("tx-%d", rand.IntN(crashTxIDs)))
 		}
 
 		if _, err := s.Append(batch); err != nil {
@@ -93,4 +91,34 @@ func appendUntilKilled(s persistence.Store) int {
 		}
 	}
 	return 0
+}
+
+// crashRecord returns a random record for txid: a test alert, an alert or an update, with
+// the state crashState(txid), with none or forgetting it.
+func crashRecord(txid string) alert.Record {
+	var r alert.Record
+	switch n := rand.IntN(10); {
+	case n == 0:
+		a := storetest.TestAlert(txid)
+		return alert.Record{Alert: &a}
+	case n < 4:
+		u := storetest.Update(txid, alert.StatusConfirmed)
+		r.Update = &u
+	default:
+		a := storetest.Alert(txid)
+		r.Alert = &a
+	}
+
+	switch rand.IntN(4) {
+	case 0:
+		r.ForgetState = true
+	case 1, 2:
+		r.State = []byte(crashState(txid))
+	}
+	return r
+}
+
+// crashState is the tracker state the crash child writes for txid.
+func crashState(txid string) string {
+	return "state of " + txid
 }

@@ -22,10 +22,14 @@ var (
 	// ErrClosed is returned by Append and Range once Close was called.
 	ErrClosed = errors.New("persistence: store closed")
 
-	// ErrInvalidBatch is returned by Append for a batch it refuses before touching storage:
-	// more than MaxBatch alerts, a non-test alert without a TxID or with a TxID longer than
-	// MaxTxIDLen, or an alert that cannot be encoded. Nothing of the batch is stored and the
-	// store stays healthy.
+	// ErrInvalidBatch is returned by Append for a batch it refuses before writing anything:
+	// more than MaxBatch records; a record with both or neither of Alert and Update; a
+	// non-test alert or an update without a TxID or with one longer than MaxTxIDLen; an
+	// update whose Status is not a known status or whose Previous is neither empty nor one;
+	// a record that cannot be encoded; a record with both State and ForgetState, with a
+	// State longer than MaxStateLen, or with either and no valid TxID; tracker states
+	// longer than MaxBatchStateLen in all; on Badger, a batch beyond its transaction limit.
+	// Nothing of the batch is stored and the store stays healthy.
 	ErrInvalidBatch = errors.New("persistence: invalid batch")
 
 	// ErrLooksSecret is returned, together with ErrInvalidBatch, by AppendAudit for an event

@@ -3,6 +3,8 @@ package persistence
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/whalecast/whalecast/internal/alert"
@@ -13,8 +15,9 @@ import (
 // benchmarks.
 type Memory struct {
 	mu       sync.RWMutex
-	alerts   []alert.Stored // alerts[i].Seq == i+1
+	records  []alert.Stored // records[i].Seq == i+1
 	byTxID   map[string]uint64
+	states   map[string][]byte
 	injected error // fails the next write when set
 	failed   error // wraps ErrFailed once a write failed
 	closed   bool
@@ -25,7 +28,7 @@ var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{byTxID: make(map[string]uint64)}
+	return &Memory{byTxID: make(map[string]uint64), states: make(map[string][]byte)}
 }
 
 // FailWrites makes the next write that reaches storage (an Append or a SecurityStore write)
@@ -37,51 +40,61 @@ func (m *Memory) FailWrites(err error) {
 	m.injected = err
 }
 
-// Append implements Store.
-func (m *Memory) Append(batch []alert.Alert) ([]alert.Stored, error) {
+// Append implements Store. A failure armed by FailWrites hits any valid, non-empty batch,
+// even one of duplicates only.
+func (m *Memory) Append(batch []alert.Record) ([]alert.Stored, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	if m.failed != nil {
-		return nil, fmt.Errorf("persistence: append to memory store: %w", m.failed)
-	}
-	if m.closed {
-		return nil, fmt.Errorf("persistence: append to memory store: %w", ErrClosed)
+	if err := m.writable(); err != nil {
+		return nil, fmt.Errorf("persistence: append to memory store: %w", err)
 	}
 	if len(batch) == 0 {
 		return nil, nil
 	}
-	encoded, err := encodeBatch(batch)
+	recs, err := checkBatch(batch)
 	if err != nil {
 		return nil, err
 	}
 
-	next := uint64(len(m.alerts)) + 1
-	if m.injected != nil {
-		m.failed = fmt.Errorf("persistence: append batch at seq %d: %w: %w",
-			next, ErrFailed, m.injected)
-		m.injected = nil
-		return nil, m.failed
+	first := uint64(len(m.records)) + 1
+	if err := m.injectedFailure(fmt.Sprintf("append batch at seq %d", first)); err != nil {
+		return nil, err
+	}
+	writes, err := planBatch(recs, first, m.lookupTxID)
+	if err != nil || len(writes) == 0 {
+		return nil, err
 	}
 
-	var out []alert.Stored
-	seen := make(map[string]struct{}, len(batch))
-	for i, a := range batch {
-		seq := next + uint64(len(out))
-		if !a.Test {
-			if _, dup := m.byTxID[a.TxID]; dup {
-				continue
-			}
-			if _, dup := seen[a.TxID]; dup {
-				continue
-			}
-			seen[a.TxID] = struct{}{}
-			m.byTxID[a.TxID] = seq
-		}
-		out = append(out, alert.Stored{Seq: seq, Data: encoded[i]})
-		m.alerts = append(m.alerts, alert.Stored{Seq: seq, Data: bytes.Clone(encoded[i])})
+	out := make([]alert.Stored, len(writes))
+	for i, w := range writes {
+		out[i] = w.Stored
+		m.apply(w)
 	}
 	return out, nil
+}
+
+// lookupTxID is the indexLookup of Memory; it never fails. Caller holds mu.
+func (m *Memory) lookupTxID(txid string) (uint64, bool, error) {
+	seq, ok := m.byTxID[txid]
+	return seq, ok, nil
+}
+
+// apply stores one planned record, copying what the caller may reuse. Caller holds mu for
+// writing.
+func (m *Memory) apply(w write) {
+	m.records = append(m.records, alert.Stored{Seq: w.Seq, Kind: w.Kind,
+		Data: bytes.Clone(w.Data)})
+	if w.index {
+		m.byTxID[w.txid] = w.Seq
+	}
+
+	switch {
+	case w.forget:
+		delete(m.states, w.txid)
+	case len(w.state) > 0:
+		m.states[w.txid] = bytes.Clone(w.state)
+	}
 }
 
 // Range implements Store.
@@ -89,33 +102,62 @@ func (m *Memory) Range(after uint64, limit int) ([]alert.Stored, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 
-	if m.failed != nil {
-		return nil, fmt.Errorf("persistence: range after %d: %w", after, m.failed)
+	if err := m.writable(); err != nil {
+		return nil, fmt.Errorf("persistence: range after %d: %w", after, err)
 	}
-	if m.closed {
-		return nil, fmt.Errorf("persistence: range after %d: %w", after, ErrClosed)
-	}
-	last := uint64(len(m.alerts))
+	last := uint64(len(m.records))
 	if limit <= 0 || after >= last {
 		return nil, nil
 	}
 
-	page := m.alerts[after:min(last, after+uint64(limit))]
+	page := m.records[after:min(last, after+uint64(limit))]
 	out := make([]alert.Stored, len(page))
 	for i, s := range page {
-		out[i] = alert.Stored{Seq: s.Seq, Data: bytes.Clone(s.Data)}
+		out[i] = alert.Stored{Seq: s.Seq, Kind: s.Kind, Data: bytes.Clone(s.Data)}
 	}
 	return out, nil
+}
+
+// States implements Store. It copies the states under the lock, in txid order, and calls fn
+// without holding it.
+func (m *Memory) States(fn func(txid string, state []byte) error) error {
+	entries, err := m.stateSnapshot()
+	if err != nil {
+		return fmt.Errorf("persistence: states: %w", err)
+	}
+
+	for _, e := range entries {
+		if err := fn(e.txid, e.state); err != nil {
+			return fmt.Errorf("persistence: states at txid %s: %w", e.txid, err)
+		}
+	}
+	return nil
+}
+
+// stateSnapshot copies every state, in txid order.
+func (m *Memory) stateSnapshot() ([]stateEntry, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+
+	if err := m.writable(); err != nil {
+		return nil, err
+	}
+	txids := slices.Sorted(maps.Keys(m.states))
+	entries := make([]stateEntry, len(txids))
+	for i, txid := range txids {
+		entries[i] = stateEntry{txid: txid, state: bytes.Clone(m.states[txid])}
+	}
+	return entries, nil
 }
 
 // LastSeq implements Store.
 func (m *Memory) LastSeq() uint64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return uint64(len(m.alerts))
+	return uint64(len(m.records))
 }
 
-// Count implements Store. Memory keeps every alert, so it equals LastSeq.
+// Count implements Store. Memory keeps every record, so it equals LastSeq.
 func (m *Memory) Count() uint64 {
 	return m.LastSeq()
 }
@@ -134,7 +176,7 @@ func (m *Memory) Health() error {
 	return nil
 }
 
-// Close implements Store. The alerts stay readable through LastSeq and Count only.
+// Close implements Store. The records stay readable through LastSeq and Count only.
 func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

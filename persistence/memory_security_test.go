@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/persistence"
 	"github.com/whalecast/whalecast/persistence/storetest"
 )
@@ -43,7 +44,8 @@ func TestMemorySecurityFailWrites(t *testing.T) {
 func TestMemoryAlertFailureFailsSecurity(t *testing.T) {
 	s := persistence.NewMemory()
 	s.FailWrites(errors.New("disk on fire"))
-	if _, err := s.Append(storetest.Alerts("lost", 1)); !errors.Is(err, persistence.ErrFailed) {
+	_, err := s.Append(alert.AlertRecords(storetest.Alerts("lost", 1)))
+	if !errors.Is(err, persistence.ErrFailed) {
 		t.Fatalf("Append = %v, want ErrFailed", err)
 	}
 	checkSecurityFailed(t, s)

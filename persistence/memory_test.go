@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/persistence"
 	"github.com/whalecast/whalecast/persistence/storetest"
 )
@@ -25,7 +26,8 @@ func TestMemoryFailWrites(t *testing.T) {
 	if _, err := s.Append(nil); err != nil {
 		t.Fatalf("empty Append with an armed failure = %v, want nil", err)
 	}
-	got, err := s.Append(storetest.Alerts("lost", 3))
+	got, err := s.Append([]alert.Record{storetest.AlertRecord("lost", "state"),
+		storetest.UpdateRecord("ok-0", "state")})
 	if !errors.Is(err, persistence.ErrFailed) || !errors.Is(err, cause) {
 		t.Fatalf("Append = %v, want ErrFailed wrapping the cause", err)
 	}
@@ -62,7 +64,7 @@ func checkFailedClosed(t *testing.T, s persistence.Store, wantLast uint64, cause
 		t.Errorf("Health() = %v, want ErrFailed wrapping the cause", err)
 	}
 	for i := range 3 {
-		_, err := s.Append(storetest.Alerts("later", 1))
+		_, err := s.Append(alert.AlertRecords(storetest.Alerts("later", 1)))
 		if !errors.Is(err, persistence.ErrFailed) || !isCause(err) {
 			t.Errorf("later Append %d = %v, want ErrFailed wrapping the cause", i, err)
 		}
@@ -72,5 +74,11 @@ func checkFailedClosed(t *testing.T, s persistence.Store, wantLast uint64, cause
 	}
 	if _, err := s.Range(0, 10); !errors.Is(err, persistence.ErrFailed) {
 		t.Errorf("Range after the failure = %v, want ErrFailed", err)
+	}
+	calls := 0
+	err := s.States(func(string, []byte) error { calls++; return nil })
+	if !errors.Is(err, persistence.ErrFailed) || calls != 0 {
+		t.Errorf("States after the failure = %v after %d calls, want ErrFailed and none",
+			err, calls)
 	}
 }

@@ -531,8 +531,9 @@ func labels(frames []atkFrame) []string {
 	return out
 }
 
-// wsSession reads one connection in a goroutine of its own until it ends: every
-// whale_alert is counted with its arrival time, every other frame kept in order.
+// wsSession reads one connection in a goroutine of its own until it ends: every stored
+// record it delivers (whale_alert or alert_update) is counted with its arrival time, every
+// other frame kept in order.
 type wsSession struct {
 	c *websocket.Conn
 
@@ -579,7 +580,7 @@ func (s *wsSession) read() {
 		if jerr := json.Unmarshal(data, &f); jerr != nil {
 			f = atkFrame{Type: "undecodable"}
 		}
-		if f.Type == "whale_alert" {
+		if f.Type == "whale_alert" || f.Type == "alert_update" {
 			s.alerts = append(s.alerts, time.Now())
 		} else {
 			s.frames = append(s.frames, f)
@@ -603,7 +604,7 @@ func (s *wsSession) sendType(typ int, data []byte) error {
 	return s.c.WriteMessage(typ, data)
 }
 
-// waitFrames waits until n frames other than alerts came, or the connection ended.
+// waitFrames waits until n frames other than records came, or the connection ended.
 func (s *wsSession) waitFrames(t *testing.T, n int) []atkFrame {
 	t.Helper()
 	deadline := time.Now().Add(atkWait)

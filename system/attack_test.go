@@ -71,14 +71,14 @@ type expect struct {
 	// closeText its reason (anyText: any).
 	closeCode int
 	closeText string
-	// frames are the labels of every message but whale_alert, in order ("type", or
-	// "error:code" for errors); anyFrames skips the comparison.
+	// frames are the labels of every message but the records (whale_alert and alert_update),
+	// in order ("type", or "error:code" for errors); anyFrames skips the comparison.
 	frames    []string
 	anyFrames bool
 	// audit lists events that must be in the engine's audit log, from the case's address.
 	audit []auditWant
-	// nothingDelivered: no whale_alert reached the attacker, while the legitimate client of
-	// the main engine received alerts after the attack started.
+	// nothingDelivered: no record (whale_alert or alert_update) reached the attacker, while
+	// the legitimate client of the main engine received alerts after the attack started.
 	nothingDelivered bool
 }
 
@@ -196,7 +196,7 @@ func (x *attackCtx) check(t *testing.T, want expect, out outcome) {
 			t.Errorf("frames: got %q, want %q", got, want.frames)
 		}
 		if want.nothingDelivered && st.alerts != 0 {
-			t.Errorf("the attacker received %d whale alerts, want none", st.alerts)
+			t.Errorf("the attacker received %d records, want none", st.alerts)
 		}
 	}
 	if want.nothingDelivered {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strings"
 	"time"
@@ -68,6 +69,12 @@ type Config struct {
 	ConsolidationMaxOutputs int
 	// ConsolidationMinBTC is a consolidation's threshold on its total output (default 10).
 	ConsolidationMinBTC float64
+	// FeeSpikeFactor is fee_spike's trigger: the recent median fee rate over the baseline
+	// median (default 2).
+	FeeSpikeFactor float64
+	// SettleBlocks is K: an alert's outcome is final, and the engine stops following it, K
+	// blocks after it was mined, replaced, conflicted or dropped (default 6).
+	SettleBlocks int64
 	// NoAuth serves clients without authentication; refused unless Addr is loopback.
 	NoAuth bool
 	// TestAlerts sends a marked test alert every 10 s.
@@ -113,6 +120,8 @@ type Config struct {
 	Guard transport.GuardConfig
 	// TLSCert and TLSKey, both set, serve https and wss only (TLS 1.2 at least).
 	TLSCert, TLSKey string
+	// Operator sets up the accuracy monitor and the operator's notifications.
+	Operator OperatorConfig
 }
 
 // DefaultConfig returns the configuration of a bare `engine serve`.
@@ -135,6 +144,9 @@ func DefaultConfig() Config {
 		ConsolidationMinInputs:  actors.DefaultConsolidationMinInputs,
 		ConsolidationMaxOutputs: actors.DefaultConsolidationMaxOutputs,
 		ConsolidationMinBTC:     DefaultConsolidationMinBTC,
+		SettleBlocks:            actors.DefaultSettleBlocks,
+		Operator:                defaultOperator(),
+		FeeSpikeFactor:          actors.DefaultFeeSpikeFactor,
 
 		MaxTokenLifetime: auth.DefaultMaxLifetime,
 		RefreshWindow:    DefaultRefreshWindow,
@@ -148,6 +160,9 @@ func DefaultConfig() Config {
 		},
 	}
 }
+
+// maxSettleBlocks bounds --settle-blocks: a day of blocks.
+const maxSettleBlocks = 144
 
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("system: invalid configuration")
@@ -165,6 +180,12 @@ func (c Config) Validate() error {
 			"it only runs on a loopback address such as 127.0.0.1", ErrConfig, c.Addr)
 	case c.DataDir == "":
 		return fmt.Errorf("%w: --data is empty", ErrConfig)
+	case math.IsNaN(c.FeeSpikeFactor) || c.FeeSpikeFactor <= 1 || c.FeeSpikeFactor > 100:
+		return fmt.Errorf("%w: --fee-spike-factor %v: want more than 1, at most 100",
+			ErrConfig, c.FeeSpikeFactor)
+	case c.SettleBlocks < 1 || c.SettleBlocks > maxSettleBlocks:
+		return fmt.Errorf("%w: --settle-blocks %d is outside 1..%d", ErrConfig, c.SettleBlocks,
+			maxSettleBlocks)
 	case c.MinBTC < 0 || c.MinBTC > 21_000_000:
 		return fmt.Errorf("%w: --min-btc %v is outside 0..21000000", ErrConfig, c.MinBTC)
 	case c.AuthTimeout <= 0:
@@ -189,6 +210,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: --tls-cert and --tls-key go together", ErrConfig)
 	}
 	if err := c.validateGuard(); err != nil {
+		return err
+	}
+	if err := c.Operator.validate(); err != nil {
 		return err
 	}
 	if _, err := c.Rules(); err != nil {
@@ -242,6 +266,7 @@ func (c Config) DetectorConfig() actors.DetectorConfig {
 		ConsolidationMinInputs:  c.ConsolidationMinInputs,
 		ConsolidationMaxOutputs: c.ConsolidationMaxOutputs,
 		ConsolidationMinSat:     alert.SatFromBTC(c.ConsolidationMinBTC),
+		FeeSpikeFactor:          c.FeeSpikeFactor,
 	}
 }
 
@@ -297,6 +322,11 @@ func ParseSource(s string) (kind, arg string, err error) {
 		"or zmq:tcp://HOST:PORT", ErrConfig, s)
 }
 
+// Lifecycle returns the configuration of the alert lifecycle.
+func (c Config) Lifecycle() actors.LifecycleConfig {
+	return actors.LifecycleConfig{SettleBlocks: c.SettleBlocks}
+}
+
 // SourceRate returns the effective rate: c.Rate, or the source's default when negative.
 func (c Config) SourceRate() float64 {
 	if c.Rate >= 0 {
@@ -330,5 +360,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("trusted_proxies", c.TrustedProxies != ""),
 		slog.Int("max_conns", c.Guard.MaxConns),
 		slog.Int("max_conns_per_ip", c.Guard.MaxConnsPerIP),
+		slog.Int64("settle_blocks", c.SettleBlocks),
+		slog.Any("operator", c.Operator),
 	)
 }

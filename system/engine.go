@@ -15,6 +15,7 @@ import (
 	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/internal/auth"
 	"github.com/whalecast/whalecast/internal/clock"
+	"github.com/whalecast/whalecast/internal/notify"
 	"github.com/whalecast/whalecast/persistence"
 	"github.com/whalecast/whalecast/transport"
 )
@@ -36,6 +37,8 @@ type Engine struct {
 	access   *access
 	feed     actors.Feed
 	tls      *tls.Config // nil serves plain HTTP
+	// notifier delivers operator notifications by webhook and email; nil without either.
+	notifier *notify.Dispatcher
 
 	stopKeys context.CancelFunc // stops the key ring's reload loop
 	keysDone chan struct{}      // closed when that loop has returned
@@ -114,6 +117,11 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 		_ = e.store.Close()
 		return nil, err
 	}
+	if e.notifier, err = cfg.Operator.notifier(log.With("component", "notify")); err != nil {
+		_ = e.feed.Close()
+		_ = e.store.Close()
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -165,6 +173,7 @@ func (e *Engine) Start() error {
 		access:  e.access,
 		issuer:  e.issuer,
 		recheck: e.verifier.Recheck,
+		notify:  e.notifierOrNil(),
 		session: actors.SessionConfig{
 			Verifier:      e.verifier,
 			NoAuth:        e.cfg.NoAuth,
@@ -248,6 +257,15 @@ func (e *Engine) Serve(ln net.Listener) error {
 	return nil
 }
 
+// notifierOrNil returns the operator notifier as an interface that is nil when there is none
+// (a nil *notify.Dispatcher inside an interface would not be).
+func (e *Engine) notifierOrNil() actors.Notifier {
+	if e.notifier == nil {
+		return nil
+	}
+	return e.notifier
+}
+
 // Health returns nil while the engine takes and persists alerts.
 func (e *Engine) Health() error {
 	if err := e.store.Health(); err != nil {
@@ -288,6 +306,11 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		e.system.Shutdown()
+	}
+	if e.notifier != nil {
+		if err := e.notifier.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("system: close notifications: %w", err))
+		}
 	}
 	if e.server != nil {
 		if err := e.server.WaitConns(ctx); err != nil {

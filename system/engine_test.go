@@ -17,45 +17,27 @@ import (
 // quiet is how long a client waits to be sure that no further message comes.
 const quiet = 300 * time.Millisecond
 
-// checkWhales checks that alerts are the whales of block 277647 from seq first on.
-func checkWhales(tb testing.TB, alerts []serverMsg, first uint64) {
-	tb.Helper()
-	for i, m := range alerts {
-		seq := first + uint64(i)
-		if m.Seq != seq {
-			tb.Errorf("alert %d: got seq %d, want %d", i, m.Seq, seq)
-		}
-		if want := wantWhales[seq-1]; m.Data.TxID != want {
-			tb.Errorf("alert seq %d: got txid %s, want %s", seq, m.Data.TxID, want)
-		}
-		if m.Data.TxID == wantWhales[1] && m.Data.ValueSat != 92_700_000_000 {
-			tb.Errorf("alert %s: got value_sat %d, want 92700000000", m.Data.TxID,
-				m.Data.ValueSat)
-		}
-	}
-}
-
 func TestWhalesArrive(t *testing.T) {
 	tests := []struct {
 		name    string
 		clients int
 		since   int64
-		// waitStored makes the clients connect only after every alert is stored, so that
+		// waitStored makes the clients connect only after every record is stored, so that
 		// they all come from the replay; otherwise they may race the source.
 		waitStored bool
-		wantFirst  uint64
 	}{
-		{name: "one client racing the source", clients: 1, since: 0, wantFirst: 1},
-		{name: "one client after the source", clients: 1, since: 0, waitStored: true,
-			wantFirst: 1},
-		{name: "eight concurrent clients", clients: 8, since: 0, wantFirst: 1},
-		{name: "resume from seq 2", clients: 2, since: 2, waitStored: true, wantFirst: 3},
+		{name: "one client racing the source", clients: 1, since: 0},
+		{name: "one client after the source", clients: 1, since: 0, waitStored: true},
+		{name: "eight concurrent clients", clients: 8, since: 0},
+		{name: "resume from seq 2", clients: 2, since: 2, waitStored: true},
+		{name: "resume between alerts and updates", clients: 2, since: 3, waitStored: true},
+		{name: "resume from the last seq", clients: 1, since: 6, waitStored: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			te := startEngine(t, replayConfig(t))
 			if tt.waitStored {
-				te.waitLastSeq(t, 3)
+				te.waitLastSeq(t, lastSeq277647)
 			}
 			tok := token(t, "reader", auth.PermRead)
 
@@ -66,9 +48,9 @@ func TestWhalesArrive(t *testing.T) {
 			var wg sync.WaitGroup
 			got := make([][]serverMsg, tt.clients)
 			errs := make([]error, tt.clients)
-			want := len(wantWhales) - int(tt.wantFirst) + 1
+			want := block277647[tt.since:]
 			for i, c := range conns {
-				wg.Go(func() { got[i], errs[i] = collect(c, tok, tt.since, want) })
+				wg.Go(func() { got[i], errs[i] = collect(c, tok, tt.since, len(want)) })
 			}
 			wg.Wait()
 
@@ -76,15 +58,16 @@ func TestWhalesArrive(t *testing.T) {
 				if errs[i] != nil {
 					t.Fatalf("client %d: %v", i, errs[i])
 				}
-				checkWhales(t, got[i], tt.wantFirst)
+				checkRecords(t, got[i], want)
 			}
-			te.waitLastSeq(t, 3)
+			te.waitLastSeq(t, lastSeq277647)
 		})
 	}
 }
 
-// collect authenticates with since, reads n whale alerts and checks that nothing follows
-// within quiet; it reports instead of failing so that it can run in its own goroutine.
+// collect authenticates with since, reads n records (whale alerts or alert updates) and
+// checks that nothing follows within quiet; it reports instead of failing so that it can
+// run in its own goroutine.
 func collect(c *websocket.Conn, tok string, since int64, n int) ([]serverMsg, error) {
 	_ = c.SetWriteDeadline(time.Now().Add(waitTimeout))
 	if err := c.WriteMessage(websocket.TextMessage, []byte(authMsg(tok, since))); err != nil {
@@ -103,15 +86,15 @@ func collect(c *websocket.Conn, tok string, since int64, n int) ([]serverMsg, er
 	for range n {
 		m, err := tryRead(c, waitTimeout)
 		if err != nil {
-			return out, fmt.Errorf("read alert %d: %w", len(out)+1, err)
+			return out, fmt.Errorf("read record %d: %w", len(out)+1, err)
 		}
-		if m.Type != "whale_alert" {
-			return out, fmt.Errorf("got type %q, want whale_alert", m.Type)
+		if !m.isRecord() {
+			return out, fmt.Errorf("got type %q, want whale_alert or alert_update", m.Type)
 		}
 		out = append(out, m)
 	}
 	if m, err := tryRead(c, quiet); err == nil {
-		return out, fmt.Errorf("after %d alerts: got a %s (seq %d), want nothing", n,
+		return out, fmt.Errorf("after %d records: got a %s (seq %d), want nothing", n,
 			m.Type, m.Seq)
 	}
 	return out, nil
@@ -293,9 +276,9 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	c2 := dial(t, te.wsURL())
 	authenticate(t, c2, tok, int64(last))
-	resumed := readAlerts(t, c2, 100)
+	resumed := readRecords(t, c2, 100)
 	if resumed[0].Seq != last+1 {
-		t.Errorf("first alert after resume: got seq %d, want %d", resumed[0].Seq, last+1)
+		t.Errorf("first record after resume: got seq %d, want %d", resumed[0].Seq, last+1)
 	}
 	seqs := make([]uint64, len(resumed))
 	for i, m := range resumed {

@@ -45,6 +45,71 @@ var wantWhales = []string{
 // txsIn277647 is how many non-coinbase transactions the replay of block 277647 feeds.
 const txsIn277647 = 212
 
+// wantRecord is what the tests compare of a whale_alert or an alert_update message. The
+// fields an alert_update alone carries (previous, alertSeq, height, confirmations, final)
+// are zero for a whale_alert.
+type wantRecord struct {
+	typ           string
+	seq           uint64
+	txid          string
+	valueSat      int64
+	status        string
+	previous      string
+	alertSeq      uint64
+	height        int64
+	confirmations int64
+	final         bool
+}
+
+// block277647 lists the records the replay of block 277647 stores: its three whales in block
+// order, then the block's connection confirms each of them, in the same order.
+var block277647 = []wantRecord{
+	{typ: "whale_alert", seq: 1, txid: wantWhales[0], valueSat: 10_302_775_338,
+		status: "mempool"},
+	{typ: "whale_alert", seq: 2, txid: wantWhales[1], valueSat: 92_700_000_000,
+		status: "mempool"},
+	{typ: "whale_alert", seq: 3, txid: wantWhales[2], valueSat: 13_330_798_472,
+		status: "mempool"},
+	{typ: "alert_update", seq: 4, txid: wantWhales[0], valueSat: 10_302_775_338,
+		status: "confirmed", previous: "mempool", alertSeq: 1, height: 277647, confirmations: 1},
+	{typ: "alert_update", seq: 5, txid: wantWhales[1], valueSat: 92_700_000_000,
+		status: "confirmed", previous: "mempool", alertSeq: 2, height: 277647, confirmations: 1},
+	{typ: "alert_update", seq: 6, txid: wantWhales[2], valueSat: 13_330_798_472,
+		status: "confirmed", previous: "mempool", alertSeq: 3, height: 277647, confirmations: 1},
+}
+
+// lastSeq277647 is the last seq the replay of block 277647 stores into a fresh data
+// directory.
+var lastSeq277647 = uint64(len(block277647))
+
+// recordOf returns what the tests compare of a received message.
+func recordOf(m serverMsg) wantRecord {
+	return wantRecord{typ: m.Type, seq: m.Seq, txid: m.Data.TxID, valueSat: m.Data.ValueSat,
+		status: m.Data.Status, previous: m.Data.Previous, alertSeq: m.Data.AlertSeq,
+		height: m.Data.Height, confirmations: m.Data.Confirmations, final: m.Data.Final}
+}
+
+// checkRecords checks that got holds exactly the records of want, in order.
+func checkRecords(tb testing.TB, got []serverMsg, want []wantRecord) {
+	tb.Helper()
+	for i := range max(len(got), len(want)) {
+		switch {
+		case i >= len(got):
+			tb.Errorf("record %d: got none, want %+v", i+1, want[i])
+		case i >= len(want):
+			tb.Errorf("record %d: got %+v, want none", i+1, recordOf(got[i]))
+		case recordOf(got[i]) != want[i]:
+			tb.Errorf("record %d: got %+v, want %+v", i+1, recordOf(got[i]), want[i])
+		}
+	}
+}
+
+// check277647 checks that got holds exactly the records of block 277647 after seq since.
+func check277647(tb testing.TB, got []serverMsg, since uint64) {
+	tb.Helper()
+	checkRecords(tb, got, block277647[min(since, lastSeq277647):])
+}
+
 // testEngine is an engine serving on a loopback port of its own.
 type testEngine struct {
 	*systemtest.Engine
@@ -82,7 +147,7 @@ func (te *testEngine) shutdown(tb testing.TB) {
 func (te *testEngine) wsURL() string   { return "ws://" + te.addr + "/ws" }
 func (te *testEngine) httpURL() string { return "http://" + te.addr }
 
-// waitLastSeq waits until the engine has stored alerts up to seq.
+// waitLastSeq waits until the engine has stored records up to seq, and no further.
 func (te *testEngine) waitLastSeq(tb testing.TB, seq uint64) {
 	tb.Helper()
 	waitFor(tb, fmt.Sprintf("last seq %d", seq), func() bool {
@@ -204,9 +269,22 @@ type serverMsg struct {
 	Permissions []string `json:"permissions"`
 	Code        string   `json:"code"`
 	Data        struct {
-		TxID     string `json:"txid"`
-		ValueSat int64  `json:"value_sat"`
+		TxID          string `json:"txid"`
+		ValueSat      int64  `json:"value_sat"`
+		Status        string `json:"status"`
+		Previous      string `json:"previous"`
+		AlertSeq      uint64 `json:"alert_seq"`
+		Height        int64  `json:"height"`
+		Confirmations int64  `json:"confirmations"`
+		Final         bool   `json:"final"`
 	} `json:"data"`
+	// Raw is the message as it came.
+	Raw []byte `json:"-"`
+}
+
+// isRecord reports whether m carries a stored record: a whale_alert or an alert_update.
+func (m serverMsg) isRecord() bool {
+	return m.Type == "whale_alert" || m.Type == "alert_update"
 }
 
 func send(tb testing.TB, c *websocket.Conn, msg string) {
@@ -245,6 +323,7 @@ func tryRead(c *websocket.Conn, within time.Duration) (serverMsg, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return serverMsg{}, fmt.Errorf("decode %q: %w", data, err)
 	}
+	m.Raw = data
 	return m, nil
 }
 
@@ -263,14 +342,16 @@ func authenticate(tb testing.TB, c *websocket.Conn, tok string, since int64) uin
 	return m.Seq
 }
 
-// readAlerts reads n whale_alert messages, failing on any other message.
-func readAlerts(tb testing.TB, c *websocket.Conn, n int) []serverMsg {
+// readRecords reads n records (whale_alert or alert_update messages), failing on any other
+// message.
+func readRecords(tb testing.TB, c *websocket.Conn, n int) []serverMsg {
 	tb.Helper()
 	out := make([]serverMsg, 0, n)
 	for range n {
 		m := read(tb, c)
-		if m.Type != "whale_alert" {
-			tb.Fatalf("message %d: got type %q, want whale_alert", len(out)+1, m.Type)
+		if !m.isRecord() {
+			tb.Fatalf("message %d: got type %q, want whale_alert or alert_update",
+				len(out)+1, m.Type)
 		}
 		out = append(out, m)
 	}

@@ -20,7 +20,7 @@ func TestSessionIsolation(t *testing.T) {
 
 	bystander := dial(t, te.wsURL())
 	authenticate(t, bystander, tok, 0)
-	checkWhales(t, readAlerts(t, bystander, 3), 1)
+	check277647(t, readRecords(t, bystander, len(block277647)), 0)
 
 	tests := []struct {
 		name     string

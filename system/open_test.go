@@ -90,7 +90,7 @@ func TestOpenRefuses(t *testing.T) {
 func TestOpenRefusesDataDirInUse(t *testing.T) {
 	cfg := replayConfig(t)
 	first := startEngine(t, cfg)
-	first.waitLastSeq(t, 3)
+	first.waitLastSeq(t, lastSeq277647)
 
 	second, err := system.Open(cfg, slog.New(slog.DiscardHandler), clock.Real{})
 	if err == nil {
@@ -111,9 +111,9 @@ func TestOpenRefusesDataDirInUse(t *testing.T) {
 	}
 	tok := token(t, "open-reader", auth.PermRead)
 	if got := getJSON(t, first, "/api/v1/stats", tok, &stats); got != 200 ||
-		stats.LastSeq != 3 {
-		t.Errorf("first engine's stats: got %d with last_seq %d, want 200 with 3", got,
-			stats.LastSeq)
+		stats.LastSeq != lastSeq277647 {
+		t.Errorf("first engine's stats: got %d with last_seq %d, want 200 with %d", got,
+			stats.LastSeq, lastSeq277647)
 	}
 	if got := getJSON(t, first, "/healthz", "", nil); got != 200 {
 		t.Errorf("first engine's health: got %d, want 200", got)

@@ -9,12 +9,15 @@ import (
 	"github.com/whalecast/whalecast/internal/clock"
 )
 
-// alertsPage is the body of GET /api/v1/alerts, and of its errors.
+// alertsPage is the body of GET /api/v1/alerts, and of its errors. Its rows are the stored
+// records: whale alerts and alert updates alike.
 type alertsPage struct {
 	Alerts []struct {
 		Seq  uint64 `json:"seq"`
 		Data struct {
-			TxID string `json:"txid"`
+			TxID     string `json:"txid"`
+			Status   string `json:"status"`
+			AlertSeq uint64 `json:"alert_seq"`
 		} `json:"data"`
 	} `json:"alerts"`
 	Next  uint64 `json:"next"`
@@ -23,7 +26,7 @@ type alertsPage struct {
 
 func TestREST(t *testing.T) {
 	te := startEngine(t, replayConfig(t))
-	te.waitLastSeq(t, 3)
+	te.waitLastSeq(t, lastSeq277647)
 
 	read := token(t, "rest-reader", auth.PermRead)
 	writeOnly := token(t, "rest-writer", auth.PermWrite)
@@ -51,13 +54,17 @@ func TestREST(t *testing.T) {
 		{name: "first page", path: "/api/v1/alerts?since=0&limit=2", token: read, want: 200,
 			checkPage: true, wantSeqs: []uint64{1, 2}, wantNext: 2},
 		{name: "next page", path: "/api/v1/alerts?since=2&limit=2", token: read, want: 200,
-			checkPage: true, wantSeqs: []uint64{3}, wantNext: 3},
-		{name: "past the end", path: "/api/v1/alerts?since=3", token: read, want: 200,
-			checkPage: true, wantSeqs: []uint64{}, wantNext: 3},
+			checkPage: true, wantSeqs: []uint64{3, 4}, wantNext: 4},
+		{name: "last page", path: "/api/v1/alerts?since=4&limit=2", token: read, want: 200,
+			checkPage: true, wantSeqs: []uint64{5, 6}, wantNext: 6},
+		{name: "page cut by the end", path: "/api/v1/alerts?since=5&limit=2", token: read,
+			want: 200, checkPage: true, wantSeqs: []uint64{6}, wantNext: 6},
+		{name: "past the end", path: "/api/v1/alerts?since=6", token: read, want: 200,
+			checkPage: true, wantSeqs: []uint64{}, wantNext: 6},
 		{name: "default limit", path: "/api/v1/alerts", token: read, want: 200,
-			checkPage: true, wantSeqs: []uint64{1, 2, 3}, wantNext: 3},
+			checkPage: true, wantSeqs: []uint64{1, 2, 3, 4, 5, 6}, wantNext: 6},
 		{name: "largest limit", path: "/api/v1/alerts?limit=1000", token: read, want: 200,
-			checkPage: true, wantSeqs: []uint64{1, 2, 3}, wantNext: 3},
+			checkPage: true, wantSeqs: []uint64{1, 2, 3, 4, 5, 6}, wantNext: 6},
 		{name: "no token", path: "/api/v1/alerts?since=0&limit=2", want: 401,
 			wantErr: "unauthorized"},
 		{name: "forged token", path: "/api/v1/alerts", token: forged, want: 401,
@@ -96,9 +103,16 @@ func TestREST(t *testing.T) {
 			got := make([]uint64, len(page.Alerts))
 			for i, a := range page.Alerts {
 				got[i] = a.Seq
-				if a.Data.TxID != wantWhales[a.Seq-1] {
-					t.Errorf("seq %d: got txid %s, want %s", a.Seq, a.Data.TxID,
-						wantWhales[a.Seq-1])
+				if a.Seq < 1 || a.Seq > lastSeq277647 {
+					t.Errorf("row %d: got seq %d, want 1 to %d", i+1, a.Seq, lastSeq277647)
+					continue
+				}
+				w := block277647[a.Seq-1]
+				if a.Data.TxID != w.txid || a.Data.Status != w.status ||
+					a.Data.AlertSeq != w.alertSeq {
+					t.Errorf("seq %d: got txid %s status %q alert_seq %d, want %s %q %d",
+						a.Seq, a.Data.TxID, a.Data.Status, a.Data.AlertSeq, w.txid, w.status,
+						w.alertSeq)
 				}
 			}
 			if !equalSeqs(got, tt.wantSeqs) {
@@ -115,7 +129,7 @@ func TestREST(t *testing.T) {
 // the details it used to show are behind /api/v1/stats.
 func TestHealthz(t *testing.T) {
 	te := startEngine(t, replayConfig(t))
-	te.waitLastSeq(t, 3)
+	te.waitLastSeq(t, lastSeq277647)
 
 	var h map[string]any
 	if got := getJSON(t, te, "/healthz", "", &h); got != 200 {
@@ -137,9 +151,10 @@ func TestHealthz(t *testing.T) {
 		&stats); got != 200 {
 		t.Fatalf("stats status: got %d, want 200", got)
 	}
-	if stats.LastSeq != 3 || stats.Version == "" || stats.Health.Status != "ok" ||
+	if stats.LastSeq != lastSeq277647 || stats.Version == "" || stats.Health.Status != "ok" ||
 		stats.Health.Error != "" {
-		t.Errorf("stats: got %+v, want last_seq 3, a version and health ok", stats)
+		t.Errorf("stats: got %+v, want last_seq %d, a version and health ok", stats,
+			lastSeq277647)
 	}
 }
 
@@ -149,7 +164,7 @@ func TestStatsCountsConnections(t *testing.T) {
 
 	authed := dial(t, te.wsURL())
 	authenticate(t, authed, tok, 0)
-	readAlerts(t, authed, 3)
+	check277647(t, readRecords(t, authed, len(block277647)), 0)
 	dial(t, te.wsURL()) // connected, never authenticates (the auth timeout is 5 s)
 	dial(t, te.wsURL())
 
@@ -159,6 +174,7 @@ func TestStatsCountsConnections(t *testing.T) {
 			Unauthenticated int64 `json:"unauthenticated"`
 		} `json:"connections"`
 		AlertsStored  int64   `json:"alerts_stored"`
+		UpdatesStored int64   `json:"updates_stored"`
 		TxsReceived   int64   `json:"txs_received"`
 		UptimeSeconds float64 `json:"uptime_seconds"`
 	}
@@ -169,9 +185,11 @@ func TestStatsCountsConnections(t *testing.T) {
 		}
 		return stats.Connections.Authenticated == 1 && stats.Connections.Unauthenticated == 2
 	})
-	if stats.AlertsStored != 3 || stats.TxsReceived != txsIn277647 || stats.UptimeSeconds <= 0 {
-		t.Errorf("stats: got %+v, want 3 alerts stored, %d txs and a positive uptime", stats,
-			txsIn277647)
+	// The client read every record, so each is stored: 3 alerts and their 3 confirmations.
+	if stats.AlertsStored != 3 || stats.UpdatesStored != 3 || stats.TxsReceived != txsIn277647 ||
+		stats.UptimeSeconds <= 0 {
+		t.Errorf("stats: got %+v, want 3 alerts and 3 updates stored, %d txs and a positive "+
+			"uptime", stats, txsIn277647)
 	}
 }
 

@@ -29,6 +29,7 @@ type treeConfig struct {
 	access  *access
 	issuer  actors.TokenIssuer
 	recheck func(auth.Claims) error
+	notify  actors.Notifier
 }
 
 // tree holds the PIDs of the root supervisor's children.
@@ -37,9 +38,11 @@ type tree struct {
 	audit       *actor.PID
 	broadcaster *actor.PID
 	store       *actor.PID
+	tracker     *actor.PID
 	detector    *actor.PID
 	source      *actor.PID
 	sessions    *actor.PID
+	monitor     *actor.PID
 	testAlerts  *actor.PID
 }
 
@@ -113,8 +116,6 @@ func (r *rootActor) spawn(ctx actor.Context) {
 		tc.log.With("actor", "broadcaster")), "broadcaster")
 	t.store = named(actors.NewStoreProps(tc.store, t.broadcaster, tc.stats,
 		tc.log.With("actor", "store")), "store")
-	t.detector = named(actors.NewDetectorProps(tc.rules, t.store, tc.stats,
-		tc.log.With("actor", "detector")), "detector")
 	t.sessions = named(actors.NewSessionsProps(&actors.SessionDeps{
 		Config:      tc.session,
 		Broadcaster: t.broadcaster,
@@ -127,6 +128,19 @@ func (r *rootActor) spawn(ctx actor.Context) {
 		Recheck:     tc.recheck,
 	}), "sessions")
 	tc.access.pids.Store(&accessPIDs{audit: t.audit, sessions: t.sessions})
+	monitor, err := actors.NewMonitorProps(tc.cfg.Operator.Accuracy(), t.sessions, tc.notify,
+		tc.stats, tc.log.With("actor", "monitor"))
+	if err != nil {
+		panic(fmt.Sprintf("spawn monitor: %v", err))
+	}
+	t.monitor = named(monitor, "monitor")
+	t.tracker = named(actors.NewTrackerProps(actors.TrackerConfig{
+		Lifecycle: tc.cfg.Lifecycle(),
+		States:    tc.store.States,
+		Outcomes:  t.monitor,
+	}, t.store, tc.clock, tc.stats, tc.log.With("actor", "tracker")), "tracker")
+	t.detector = named(actors.NewDetectorProps(tc.rules, t.tracker, tc.stats,
+		tc.log.With("actor", "detector")), "detector")
 	t.source = named(actors.NewSourceProps(tc.feed, actors.SourceConfig{
 		Rate: tc.cfg.SourceRate(),
 		Loop: tc.cfg.Loop,
@@ -145,14 +159,16 @@ func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) error {
 		return fmt.Errorf("system: stop tree: %w", err)
 	}
 	var errs []error
-	for _, pid := range []*actor.PID{t.testAlerts, t.source, t.detector, t.store} {
+	for _, pid := range []*actor.PID{t.testAlerts, t.source, t.detector, t.tracker,
+		t.store} {
 		if pid != nil {
 			errs = append(errs, poison(root, pid))
 		}
 	}
 	root.Send(t.sessions, &actors.ServerShutdown{})
 	errs = append(errs, waitSessions(ctx, system, t.sessions))
-	for _, pid := range []*actor.PID{t.sessions, t.broadcaster, t.audit, t.root} {
+	for _, pid := range []*actor.PID{t.sessions, t.monitor, t.broadcaster, t.audit,
+		t.root} {
 		errs = append(errs, poison(root, pid))
 	}
 	return errors.Join(errs...)

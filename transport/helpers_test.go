@@ -118,7 +118,8 @@ func fixtureConfig(tb testing.TB, edit func(*Config)) (*fixture, Config) {
 		tb.Fatal(err)
 	}
 	mem := persistence.NewMemory()
-	if _, err := mem.Append([]alert.Alert{{TxID: "aa"}, {TxID: "bb"}}); err != nil {
+	seeded := alert.AlertRecords([]alert.Alert{{TxID: "aa"}, {TxID: "bb"}})
+	if _, err := mem.Append(seeded); err != nil {
 		tb.Fatal(err)
 	}
 	guard := NewGuard(GuardConfig{BanAfter: 1000}, clk)

@@ -23,8 +23,11 @@ type alertsPage struct {
 	Next uint64 `json:"next"`
 }
 
+// storedAlert is one record of the alerts route: a whale_alert or an alert_update, as the
+// WebSocket would carry it.
 type storedAlert struct {
 	Seq  uint64          `json:"seq"`
+	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
 }
 
@@ -71,7 +74,7 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request, _ principa
 	}
 	page := alertsPage{Alerts: make([]storedAlert, len(stored)), Next: since}
 	for i, st := range stored {
-		page.Alerts[i] = storedAlert{Seq: st.Seq, Data: st.Data}
+		page.Alerts[i] = storedAlert{Seq: st.Seq, Type: st.Kind.String(), Data: st.Data}
 		page.Next = st.Seq
 	}
 	writeJSON(w, http.StatusOK, page)

@@ -51,6 +51,38 @@ var wantWhales = []string{
 	"712db987272743dd6e02bdd00fd8a0718bbfd04d13495a97eb70cdc42c010b1e",
 }
 
+// wantRecord is what the tests compare of a whale_alert or an alert_update message; the
+// fields of an update alone are zero for an alert.
+type wantRecord struct {
+	typ           string
+	seq           uint64
+	txid          string
+	valueSat      int64
+	status        string
+	previous      string
+	alertSeq      uint64
+	height        int64
+	confirmations int64
+}
+
+// block277647 lists the records a client receives from the replay of block 277647: its three
+// whales in block order, then the block's connection confirms each of them, in the same
+// order.
+var block277647 = []wantRecord{
+	{typ: "whale_alert", seq: 1, txid: wantWhales[0], valueSat: 10_302_775_338,
+		status: "mempool"},
+	{typ: "whale_alert", seq: 2, txid: wantWhales[1], valueSat: 92_700_000_000,
+		status: "mempool"},
+	{typ: "whale_alert", seq: 3, txid: wantWhales[2], valueSat: 13_330_798_472,
+		status: "mempool"},
+	{typ: "alert_update", seq: 4, txid: wantWhales[0], valueSat: 10_302_775_338,
+		status: "confirmed", previous: "mempool", alertSeq: 1, height: 277647, confirmations: 1},
+	{typ: "alert_update", seq: 5, txid: wantWhales[1], valueSat: 92_700_000_000,
+		status: "confirmed", previous: "mempool", alertSeq: 2, height: 277647, confirmations: 1},
+	{typ: "alert_update", seq: 6, txid: wantWhales[2], valueSat: 13_330_798_472,
+		status: "confirmed", previous: "mempool", alertSeq: 3, height: 277647, confirmations: 1},
+}
+
 // clearEnv unsets every variable the engine reads, for the rest of the test.
 func clearEnv(tb testing.TB) {
 	tb.Helper()
@@ -88,9 +120,22 @@ type serverMsg struct {
 	Permissions []string `json:"permissions"`
 	ExpiresAt   string   `json:"expires_at"`
 	Data        struct {
-		TxID     string `json:"txid"`
-		ValueSat int64  `json:"value_sat"`
+		TxID          string `json:"txid"`
+		ValueSat      int64  `json:"value_sat"`
+		Status        string `json:"status"`
+		Previous      string `json:"previous"`
+		AlertSeq      uint64 `json:"alert_seq"`
+		Height        int64  `json:"height"`
+		Confirmations int64  `json:"confirmations"`
+		Final         bool   `json:"final"`
 	} `json:"data"`
+}
+
+// record returns what the tests compare of a whale_alert or alert_update message.
+func (m serverMsg) record() wantRecord {
+	return wantRecord{typ: m.Type, seq: m.Seq, txid: m.Data.TxID, valueSat: m.Data.ValueSat,
+		status: m.Data.Status, previous: m.Data.Previous, alertSeq: m.Data.AlertSeq,
+		height: m.Data.Height, confirmations: m.Data.Confirmations}
 }
 
 // wsSession dials wsURL and authenticates with tok and since; it returns the connection
@@ -133,20 +178,19 @@ func readMsg(tb testing.TB, c *websocket.Conn) serverMsg {
 	return m
 }
 
-// checkWhales reads welcome and the three whales of block 277647, in order, from c.
-func checkWhales(tb testing.TB, c *websocket.Conn) {
+// check277647 reads welcome and then, from a session resuming from seq 0, every record of
+// block 277647 in order: its three whales, then their confirmations. No final update
+// follows: one block is short of the default --settle-blocks.
+func check277647(tb testing.TB, c *websocket.Conn) {
 	tb.Helper()
 	if m := readMsg(tb, c); m.Type != "welcome" {
 		tb.Fatalf("after auth_success: got type %q, want welcome", m.Type)
 	}
-	for i, want := range wantWhales {
+	for i, want := range block277647 {
 		m := readMsg(tb, c)
-		if m.Type != "whale_alert" || m.Seq != uint64(i+1) || m.Data.TxID != want {
-			tb.Fatalf("alert %d: got %s seq %d txid %s, want whale_alert seq %d txid %s",
-				i+1, m.Type, m.Seq, m.Data.TxID, i+1, want)
-		}
-		if i == 1 && m.Data.ValueSat != 92_700_000_000 {
-			tb.Errorf("alert 2: got value_sat %d, want 92700000000", m.Data.ValueSat)
+		if got := m.record(); got != want || m.Data.Final {
+			tb.Fatalf("record %d: got %+v final %v, want %+v final false", i+1, got,
+				m.Data.Final, want)
 		}
 	}
 }

@@ -43,6 +43,9 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 	fs.Float64Var(&cfg.MinBTC, "min-btc", cfg.MinBTC,
 		"whale threshold on total output, BTC (large_value and value_moved)")
 	detectorFlags(fs, &cfg)
+	fs.Int64Var(&cfg.SettleBlocks, "settle-blocks", cfg.SettleBlocks,
+		"blocks after which an alert's outcome is final (confirmed, replaced, conflicted, "+
+			"dropped) and it is no longer followed")
 	fs.BoolVar(&cfg.NoAuth, "no-auth", false,
 		"development mode: no auth message needed (refused unless --addr is loopback)")
 	fs.BoolVar(&cfg.TestAlerts, "test", false, "send a marked test alert every 10 s")
@@ -58,6 +61,7 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 		"rate limit window (env "+envRateWindow+", in seconds)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	securityFlags(fs, &cfg)
+	operatorFlags(fs, &cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: engine serve [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -143,8 +147,11 @@ func securityFlags(fs *flag.FlagSet, cfg *system.Config) {
 // detectorFlags adds the flags that enable detectors and set their thresholds.
 func detectorFlags(fs *flag.FlagSet, cfg *system.Config) {
 	fs.Var((*listFlag)(&cfg.Detectors), "detectors",
-		"enabled `detectors`, comma-separated, asked in the order consolidation, value_moved, "+
-			"large_output, large_value (see docs/extending.md)")
+		"enabled `detectors`, comma-separated, asked in the order fee_spike, consolidation, "+
+			"value_moved, large_output, large_value (see docs/extending.md)")
+	fs.Float64Var(&cfg.FeeSpikeFactor, "fee-spike-factor", cfg.FeeSpikeFactor,
+		"fee_spike fires when the median fee rate of the last 200 transactions reaches this "+
+			"many times the median of the last 5000 (needs --rpc for fees)")
 	fs.Float64Var(&cfg.LargeOutputBTC, "large-output-btc", cfg.LargeOutputBTC,
 		"large_output threshold on the largest single output, BTC")
 	fs.IntVar(&cfg.ConsolidationMinInputs, "consolidation-min-inputs",

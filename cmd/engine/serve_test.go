@@ -71,14 +71,19 @@ func TestServeProcess(t *testing.T) {
 		"--client", "proc", "--data", dir)
 	tok := strings.TrimSpace(stdout)
 	c, _ := wsSession(t, "ws://"+addr+"/ws", tok, 0)
-	checkWhales(t, c)
+	check277647(t, c)
 	if got, body := getStatus(t, "http://"+addr+"/healthz", ""); got != 200 ||
 		body != `{"status":"ok"}` {
 		t.Errorf("healthz: got %d %s, want 200 with only status ok", got, body)
 	}
-	if got, body := getStatus(t, "http://"+addr+"/api/v1/stats", tok); got != 200 ||
-		!strings.Contains(body, `"last_seq":3`) {
-		t.Errorf("stats: got %d %s, want 200 with last_seq 3", got, body)
+	var stats struct {
+		LastSeq *uint64 `json:"last_seq"`
+	}
+	got, body := getStatus(t, "http://"+addr+"/api/v1/stats", tok)
+	if err := json.Unmarshal([]byte(body), &stats); got != 200 || err != nil ||
+		stats.LastSeq == nil || *stats.LastSeq != uint64(len(block277647)) {
+		t.Errorf("stats: got %d %s, want 200 with last_seq %d", got, body,
+			len(block277647))
 	}
 
 	// The connected client must get 1001 while the process stops.
@@ -86,7 +91,9 @@ func TestServeProcess(t *testing.T) {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
-	if _, _, err := c.ReadMessage(); !strings.Contains(err.Error(), "1001") {
+	if _, data, err := c.ReadMessage(); err == nil {
+		t.Errorf("client after SIGTERM: got message %s, want close 1001", data)
+	} else if !strings.Contains(err.Error(), "1001") {
 		t.Errorf("client after SIGTERM: got %v, want close 1001", err)
 	}
 	stopped := drainUntil(t, lines, `"engine stopped"`)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"net/url"
 	"os"
@@ -22,9 +23,10 @@ const (
 )
 
 // TestSmokeAgainstRunningEngine checks an engine started elsewhere (by .ci/run, as a real
-// process) that replays block 277647: healthz answers, and a client receives the three
-// whales. It is built only with the smoke tag (.ci/run passes -tags smoke) and checks only a
-// loopback host.
+// process) that replays block 277647: healthz answers, a client resuming from seq 0 receives
+// exactly the block's six records (its three whales, then their confirmations), and the
+// REST page holds them too. It is built only with the smoke tag (.ci/run passes -tags
+// smoke) and checks only a loopback host.
 func TestSmokeAgainstRunningEngine(t *testing.T) {
 	base, tok := os.Getenv(smokeURLEnv), os.Getenv(smokeTokenEnv)
 	if base == "" {
@@ -49,9 +51,22 @@ func TestSmokeAgainstRunningEngine(t *testing.T) {
 	if len(ok.Permissions) == 0 {
 		t.Errorf("auth_success: got no permissions")
 	}
-	checkWhales(t, c)
-	if got, body := getStatus(t, base+"/api/v1/alerts?since=0&limit=3", tok); got != 200 {
-		t.Errorf("GET /api/v1/alerts: got %d %s, want 200", got, body)
+	check277647(t, c)
+	got, body := getStatus(t, base+"/api/v1/alerts?since=0&limit=1000", tok)
+	if got != 200 {
+		t.Fatalf("GET /api/v1/alerts: got %d %s, want 200", got, body)
 	}
-	t.Logf("engine at %s delivered the %d whales of block 277647", base, len(wantWhales))
+	var page struct {
+		Alerts []struct {
+			Seq uint64 `json:"seq"`
+		} `json:"alerts"`
+		Next uint64 `json:"next"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
+		t.Fatalf("GET /api/v1/alerts: decode %s: %v", body, err)
+	}
+	if len(page.Alerts) != len(block277647) || page.Next != uint64(len(block277647)) {
+		t.Errorf("GET /api/v1/alerts: got %s, want seqs 1 to %d", body, len(block277647))
+	}
+	t.Logf("engine at %s delivered the %d records of block 277647", base, len(block277647))
 }

@@ -33,6 +33,14 @@ type Alert struct {
 	VSize int64 `json:"vsize"`
 	// RBF reports whether any input signals BIP125 replaceability.
 	RBF bool `json:"rbf"`
+	// FeeSat is the fee in satoshis as the node reports it; nil (null) when unknown. The
+	// engine never guesses a fee: it needs the node's RPC (see docs/mempool.md).
+	FeeSat *int64 `json:"fee_sat"`
+	// FeeRate is FeeSat per virtual byte; nil (null) when the fee is unknown.
+	FeeRate *float64 `json:"fee_rate_sat_vb"`
+	// Status is the alert's status when it was raised: mempool. Later changes come as
+	// alert_update messages.
+	Status Status `json:"status"`
 	// FirstSeen is when the engine first saw the transaction, in UTC.
 	FirstSeen time.Time `json:"first_seen"`
 	// Detector names the rule that raised the alert ("large_value", "test", ...).
@@ -42,10 +50,12 @@ type Alert struct {
 	Test bool `json:"test"`
 }
 
-// Stored is an alert as the store numbered it: Seq is dense (each is the previous plus one)
-// and Data is the alert's JSON encoding, made once.
+// Stored is a record as the store numbered it: Seq is dense (each is the previous plus one)
+// across alerts and updates, Kind says which of the two it is and Data is its JSON
+// encoding, made once.
 type Stored struct {
 	Seq  uint64
+	Kind Kind
 	Data []byte
 }
 
@@ -66,6 +76,9 @@ func SatFromBTC(btc float64) int64 {
 func EncodeData(a Alert) ([]byte, error) {
 	a.ValueBTC = BTC(a.ValueSat)
 	a.FirstSeen = a.FirstSeen.UTC()
+	if a.Status == "" {
+		a.Status = StatusMempool
+	}
 	data, err := json.Marshal(a)
 	if err != nil {
 		return nil, fmt.Errorf("alert: encode %s: %w", a.TxID, err)
@@ -82,12 +95,15 @@ func DecodeData(data []byte) (Alert, error) {
 	return a, nil
 }
 
-// Frame returns the whale_alert message a client receives for a stored alert. The data bytes
-// are embedded as they are, so a stored alert is never encoded twice.
+// Frame returns the message a client receives for a stored record: a whale_alert or an
+// alert_update. The data bytes are embedded as they are, so a record is never encoded twice.
 func Frame(s Stored) []byte {
-	const head = `{"type":"whale_alert","seq":`
-	buf := make([]byte, 0, len(head)+20+len(`,"data":}`)+len(s.Data))
-	buf = append(buf, head...)
+	const head = `{"type":"","seq":`
+	kind := s.Kind.String()
+	buf := make([]byte, 0, len(head)+len(kind)+20+len(`,"data":}`)+len(s.Data))
+	buf = append(buf, `{"type":"`...)
+	buf = append(buf, kind...)
+	buf = append(buf, `","seq":`...)
 	buf = strconv.AppendUint(buf, s.Seq, 10)
 	buf = append(buf, `,"data":`...)
 	buf = append(buf, s.Data...)

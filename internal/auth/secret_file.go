@@ -212,3 +212,22 @@ func syncDir(dir string) error {
 	}
 	return err
 }
+
+// maxCredentialFileLen bounds a credential file read by ReadCredentialFile.
+const maxCredentialFileLen = 4096
+
+// ReadCredentialFile reads a password or signing secret kept in a file, such as the node's
+// RPC password or the operator webhook's secret: a regular file of at most 4 KiB that group
+// and others can neither read nor write (ErrSecretPerms). Surrounding white space (a final
+// newline) is trimmed; an empty credential is an error wrapping ErrSecretFormat.
+func ReadCredentialFile(path, what string) ([]byte, error) {
+	data, _, err := readPrivateFile(path, what, ErrSecretFormat, maxCredentialFileLen)
+	if err != nil {
+		return nil, err
+	}
+	cred := bytes.TrimSpace(data)
+	if len(cred) == 0 {
+		return nil, fmt.Errorf("%w: %s %s is empty", ErrSecretFormat, what, path)
+	}
+	return bytes.Clone(cred), nil
+}

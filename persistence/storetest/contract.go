@@ -1,5 +1,5 @@
 // Package storetest holds the contract suite that every persistence.Store implementation
-// must pass, and alert builders for tests of the packages that use a store.
+// must pass, and alert and update builders for tests of the packages that use a store.
 //
 // Run the suite from a test of the implementation:
 //
@@ -79,6 +79,16 @@ func RunContract(t *testing.T, open func(t *testing.T) persistence.Store) {
 		{"InvalidBatch", func(t *testing.T, _ persistence.Store) { testInvalid(t, open) }},
 		{"ConcurrentReaders", testConcurrentReaders},
 		{"Close", testClose},
+		{"MixedKindsDense", testMixedDense},
+		{"UpdateAlertSeq", func(t *testing.T, _ persistence.Store) { testAlertSeq(t, open) }},
+		{"UpdateData", testUpdateData},
+		{"RangeKinds", testRangeKinds},
+		{"TrackerStates", func(t *testing.T, _ persistence.Store) { testStates(t, open) }},
+		{"StatesManyPages", testStatesMany},
+		{"StatesAtTheBounds", testStateBounds},
+		{"StatesBelongToCaller", testStateOwnership},
+		{"StatesStopsOnError", testStatesStop},
+		{"StatesCallbackMayWrite", testStatesReentrant},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
@@ -99,6 +109,7 @@ func testEmpty(t *testing.T, s persistence.Store) {
 		t.Errorf("Append(nil) = %d alerts, %v; want 0, nil", len(got), err)
 	}
 	checkSeqs(t, s, 0, 0)
+	checkStates(t, s, "")
 }
 
 func testDense(t *testing.T, s persistence.Store) {
@@ -296,21 +307,23 @@ func testInvalid(t *testing.T, open func(t *testing.T) persistence.Store) {
 	unencodable := Alert("far-future")
 	unencodable.FirstSeen = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-	cases := []struct {
-		name  string
-		batch []alert.Alert
-	}{
-		{"empty txid", []alert.Alert{Alert("ok"), Alert("")}},
-		{"txid too long", []alert.Alert{Alert(longTxID)}},
-		{"too many alerts", Alerts("big", persistence.MaxBatch+1)},
-		{"unencodable", []alert.Alert{unencodable}},
+	cases := []batchCase{
+		{"empty txid", alert.AlertRecords([]alert.Alert{Alert("ok"), Alert("")})},
+		{"txid too long", alert.AlertRecords([]alert.Alert{Alert(longTxID)})},
+		// With the valid first record below, one record too many.
+		{"too many records", alert.AlertRecords(Alerts("big", persistence.MaxBatch))},
+		{"unencodable", alert.AlertRecords([]alert.Alert{unencodable})},
 	}
+	cases = append(cases, invalidRecordCases()...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)
-			mustAppend(t, s, []alert.Alert{Alert("before")})
+			mustAppendRecords(t, s, []alert.Record{AlertRecord("before", "kept")})
 
-			got, err := s.Append(c.batch)
+			// A valid first record that would change the state shows that nothing of
+			// the batch is written.
+			batch := append([]alert.Record{UpdateRecord("before", "changed")}, c.batch...)
+			got, err := s.Append(batch)
 			invalid := errors.Is(err, persistence.ErrInvalidBatch)
 			if !invalid || errors.Is(err, persistence.ErrFailed) {
 				t.Fatalf("Append = %v, want ErrInvalidBatch and not ErrFailed", err)
@@ -322,6 +335,7 @@ func testInvalid(t *testing.T, open func(t *testing.T) persistence.Store) {
 				t.Errorf("Health() = %v after an invalid batch, want nil", err)
 			}
 			checkSeqs(t, s, 1, 1)
+			checkStates(t, s, "before=kept")
 
 			after := mustAppend(t, s, []alert.Alert{Alert("ok"), Alert("after")})
 			if len(after) != 2 || after[0].Seq != 2 {
@@ -400,11 +414,17 @@ func testClose(t *testing.T, s persistence.Store) {
 		t.Errorf("second Close() = %v, want nil", err)
 	}
 
-	if _, err := s.Append(Alerts("late", 1)); !errors.Is(err, persistence.ErrClosed) {
+	late := alert.AlertRecords(Alerts("late", 1))
+	if _, err := s.Append(late); !errors.Is(err, persistence.ErrClosed) {
 		t.Errorf("Append after Close = %v, want ErrClosed", err)
 	}
 	if _, err := s.Range(0, 10); !errors.Is(err, persistence.ErrClosed) {
 		t.Errorf("Range after Close = %v, want ErrClosed", err)
+	}
+	calls := 0
+	err := s.States(func(string, []byte) error { calls++; return nil })
+	if !errors.Is(err, persistence.ErrClosed) || calls != 0 {
+		t.Errorf("States after Close = %v after %d calls, want ErrClosed and none", err, calls)
 	}
 	if err := s.Health(); !errors.Is(err, persistence.ErrClosed) {
 		t.Errorf("Health after Close = %v, want ErrClosed", err)
@@ -416,9 +436,14 @@ func testClose(t *testing.T, s persistence.Store) {
 
 func mustAppend(t testing.TB, s persistence.Store, batch []alert.Alert) []alert.Stored {
 	t.Helper()
+	return mustAppendRecords(t, s, alert.AlertRecords(batch))
+}
+
+func mustAppendRecords(t testing.TB, s persistence.Store, batch []alert.Record) []alert.Stored {
+	t.Helper()
 	got, err := s.Append(batch)
 	if err != nil {
-		t.Fatalf("Append(%d alerts): %v", len(batch), err)
+		t.Fatalf("Append(%d records): %v", len(batch), err)
 	}
 	return got
 }
