@@ -12,29 +12,6 @@ import (
 	"github.com/whalecast/whalecast/internal/bitcoin"
 )
 
-// simFeed yields the simulator's endless, deterministic mempool.
-type simFeed struct {
-	seed int64
-	sim  *bitcoin.Sim
-}
-
-// NewSimFeed returns a feed of simulated transactions; the same seed yields the same ones.
-func NewSimFeed(seed int64) Feed {
-	return &simFeed{seed: seed, sim: bitcoin.NewSim(seed)}
-}
-
-// Next implements Feed; the simulator never ends.
-func (f *simFeed) Next() (FeedTx, error) { return FeedTx{Msg: f.sim.Next()}, nil }
-
-// Rewind implements Feed: the same seed starts the same stream again.
-func (f *simFeed) Rewind() error {
-	f.sim = bitcoin.NewSim(f.seed)
-	return nil
-}
-
-// Close implements Feed; the simulator holds no file.
-func (f *simFeed) Close() error { return nil }
-
 // replayFeed yields the transactions of block files (and of transaction files) one file after
 // another, as if they arrived in the mempool. After a block's transactions it reports the
 // block connected, so alerts go through their lifecycle on real blocks. A block whose parent

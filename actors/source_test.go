@@ -227,7 +227,11 @@ func TestSourcePacesOnClock(t *testing.T) {
 			clk := clock.NewFake(testStart)
 			det := &stingyDetector{window: 1 << 30}
 			detPID := sys.Root.Spawn(actor.PropsFromFunc(det.receive))
-			src := sys.Root.Spawn(actors.NewSourceProps(actors.NewSimFeed(7),
+			feed, err := actors.NewSimFeed(actors.SimConfig{Seed: 7})
+			if err != nil {
+				t.Fatalf("sim feed: %v", err)
+			}
+			src := sys.Root.Spawn(actors.NewSourceProps(feed,
 				actors.SourceConfig{Rate: tt.rate}, detPID, clk, stats, discardLogger()))
 			t.Cleanup(func() { _ = sys.Root.StopFuture(src).Wait() })
 

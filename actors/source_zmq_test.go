@@ -52,12 +52,14 @@ func newZMQPublisher(tb testing.TB, endpoint string) *zmqPublisher {
 	return p
 }
 
-// waitSubscribed waits until a subscriber asked for the rawtx topic, so that nothing
-// published afterwards is lost to the subscription's late arrival.
+// waitSubscribed waits until a subscriber asked for the rawtx, rawblock and sequence
+// topics, so that nothing published afterwards is lost to a subscription's late arrival.
 func (p *zmqPublisher) waitSubscribed(tb testing.TB) {
 	tb.Helper()
-	waitFor(tb, "a rawtx subscriber", func() bool {
-		return slices.Contains(p.sock.(zmq4.Topics).Topics(), "rawtx")
+	waitFor(tb, "a subscriber to every topic", func() bool {
+		topics := p.sock.(zmq4.Topics).Topics()
+		return slices.Contains(topics, "rawtx") && slices.Contains(topics, "rawblock") &&
+			slices.Contains(topics, "sequence")
 	})
 }
 
@@ -170,8 +172,9 @@ func TestZMQSourceBlock277647(t *testing.T) {
 		return tx.TxHash().String() == block277647Whales[0].txid
 	})
 	pub.publish(t, "rawtx", rawTx(t, txs[again]))
-	waitFor(t, "every transaction at the detector and three alerts", func() bool {
-		return stats.TxsReceived.Load() == int64(len(txs)+1) && len(rec.txids()) >= 3
+	waitFor(t, "every transaction at the detector, a repeat and three alerts", func() bool {
+		return stats.TxsReceived.Load() == int64(len(txs)+1) &&
+			stats.DuplicateTxs.Load() >= 1 && len(rec.txids()) >= 3
 	})
 
 	var want []string
@@ -233,8 +236,9 @@ func TestZMQFeedFraming(t *testing.T) {
 			pub.publishTx(t, txs[0])
 			tt.middle(t, pub)
 			pub.publishTx(t, txs[2])
-			if got, want := nextTxids(t, feed, 2), txids(txs[0], txs[2]); !slices.Equal(got, want) {
-				t.Errorf("transactions %v, want %v", got, want)
+			gotTxs, wantTxs := nextTxids(t, feed, 2), txids(txs[0], txs[2])
+			if !slices.Equal(gotTxs, wantTxs) {
+				t.Errorf("transactions %v, want %v", gotTxs, wantTxs)
 			}
 			// The last sequence message follows the last rawtx: wait until it was read.
 			waitFor(t, "the last message", func() bool {
@@ -437,6 +441,78 @@ func TestValidateZMQEndpoint(t *testing.T) {
 			err := actors.ValidateZMQEndpoint(tt.ep)
 			if (err != nil) != tt.wantErr {
 				t.Errorf("ValidateZMQEndpoint(%q) = %v, want error %v", tt.ep, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// hostilePublisher accepts ZMTP connections on 127.0.0.1, sends a greeting (and, when
+// ready is set, a READY command naming a PUB socket), then a frame header announcing 1 TB.
+// It counts the connections it accepted.
+func hostilePublisher(tb testing.TB, ready bool) (string, *atomic.Int64) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	greeting := make([]byte, 64)
+	greeting[0], greeting[9], greeting[10], greeting[32] = 0xff, 0x7f, 3, 1
+	copy(greeting[12:], "NULL")
+	readyBody := append([]byte{5}, "READY"...)
+	readyBody = append(append(readyBody, 11), "Socket-Type"...)
+	readyBody = append(binary.BigEndian.AppendUint32(readyBody, 3), "PUB"...)
+	huge := binary.BigEndian.AppendUint64([]byte{0x06}, 1<<40) // a long command
+	if ready {
+		huge[0] = 0x02 // a long message frame
+	}
+
+	var accepted atomic.Int64
+	var wg sync.WaitGroup
+	conns := make(chan net.Conn, 64)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range cap(conns) {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			conns <- c
+			out := slices.Clone(greeting)
+			if ready {
+				out = append(append(out, 0x04, byte(len(readyBody))), readyBody...)
+			}
+			_, _ = c.Write(append(out, huge...))
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+		close(conns)
+		for c := range conns {
+			_ = c.Close()
+		}
+	})
+	return "tcp://" + ln.Addr().String(), &accepted
+}
+
+// TestZMQFeedHugeFrame: a publisher announcing a frame of a terabyte, during the handshake
+// or after it, costs a failed connection, not the process: zmq4 would allocate what the
+// header says.
+func TestZMQFeedHugeFrame(t *testing.T) {
+	t.Parallel()
+	for _, ready := range []bool{false, true} {
+		t.Run(fmt.Sprintf("after READY %v", ready), func(t *testing.T) {
+			t.Parallel()
+			endpoint, accepted := hostilePublisher(t, ready)
+			feed := newTestZMQFeed(t, endpoint)
+			waitFor(t, "the feed to connect again", func() bool {
+				s := feed.Stats()
+				return accepted.Load() >= 2 && s.Reconnects >= 1 && s.Corrupt >= 1
+			})
+			if _, err := feed.Next(); !errors.Is(err, actors.ErrNoTx) {
+				t.Errorf("next: %v, want ErrNoTx", err)
 			}
 		})
 	}

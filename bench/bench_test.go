@@ -14,7 +14,7 @@ import (
 	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/internal/bitcoin"
-	"github.com/whalecast/whalecast/internal/btcdtest"
+	"github.com/whalecast/whalecast/internal/chaintest"
 	"github.com/whalecast/whalecast/internal/clock"
 	"github.com/whalecast/whalecast/persistence"
 )
@@ -22,16 +22,8 @@ import (
 // realBlock returns the transactions of mainnet block 277647.
 func realBlock(tb testing.TB) []*wire.MsgTx {
 	tb.Helper()
-	r, err := bitcoin.OpenFile(btcdtest.Block277647(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer r.Close()
-	item, err := r.Next()
-	if err != nil || item.Block == nil {
-		tb.Fatalf("read block 277647: %v", err)
-	}
-	return item.Block.Transactions
+	b, _, _ := chaintest.Block277647(tb)
+	return b.Transactions
 }
 
 func serialize(tb testing.TB, tx *wire.MsgTx) []byte {

@@ -44,8 +44,17 @@ type Config struct {
 	// DataDir holds Badger (DataDir/badger) and the token key ring (DataDir/keys.json).
 	DataDir string
 	// Source is "sim", "replay:PATH[,PATH...]" (globs allowed) or "zmq:tcp://HOST:PORT"
-	// (Bitcoin Core's ZMQ rawtx publisher).
+	// (Bitcoin Core's ZMQ publisher of rawtx, rawblock and sequence).
 	Source string
+	// RPC is Bitcoin Core's JSON-RPC URL, http://HOST:PORT (or https), read by a zmq source
+	// for fees and to resync after a gap; empty turns both off. Only with a zmq source.
+	RPC string
+	// RPCCookieFile is the node's .cookie file, the usual way to log in to RPC.
+	RPCCookieFile string
+	// RPCUser logs in to RPC with RPCPassword, instead of RPCCookieFile.
+	RPCUser string
+	// RPCPassword is RPCUser's password; it shows as [redacted] in fmt and logs.
+	RPCPassword Redacted
 	// Rate is transactions per second from the source; negative picks the source's default
 	// (7 for sim, 50 for replay, 0 for zmq); 0 feeds as fast as the pipeline takes them.
 	Rate float64
@@ -230,7 +239,7 @@ func (c Config) Validate() error {
 	if _, _, err := ParseSource(c.Source); err != nil {
 		return err
 	}
-	return nil
+	return c.validateRPC()
 }
 
 // validateGuard refuses negative guard settings; zero means the guard's default.
@@ -347,6 +356,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("addr", c.Addr),
 		slog.String("data", c.DataDir),
 		slog.String("source", c.Source),
+		slog.Attr{Key: "rpc", Value: c.rpcLogValue()},
 		slog.Float64("rate", c.SourceRate()),
 		slog.Int64("seed", c.Seed),
 		slog.Float64("min_btc", c.MinBTC),

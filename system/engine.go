@@ -127,7 +127,7 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 
 // OpenFeed opens the source named by cfg.Source. Replay files are checked now, so that a
 // missing or unreadable file stops the engine before it serves anyone. A zmq feed connects
-// in the background and logs to log.
+// in the background and logs to log; with --rpc it reads fees and resyncs through the node.
 func OpenFeed(cfg Config, log *slog.Logger) (actors.Feed, error) {
 	kind, arg, err := ParseSource(cfg.Source)
 	if err != nil {
@@ -135,9 +135,13 @@ func OpenFeed(cfg Config, log *slog.Logger) (actors.Feed, error) {
 	}
 	switch kind {
 	case "sim":
-		return actors.NewSimFeed(cfg.Seed), nil
+		return actors.NewSimFeed(actors.SimConfig{Seed: cfg.Seed})
 	case "zmq":
-		feed, err := actors.NewZMQFeed(actors.ZMQConfig{Endpoint: arg,
+		node, err := cfg.rpcNode()
+		if err != nil {
+			return nil, err
+		}
+		feed, err := actors.NewZMQFeed(actors.ZMQConfig{Endpoint: arg, RPC: node,
 			Logger: log.With("component", "zmq")})
 		if err != nil {
 			return nil, fmt.Errorf("system: --source %s: %w", cfg.Source, err)

@@ -33,7 +33,9 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 		"data directory: Badger store and the key ring keys.json")
 	fs.StringVar(&cfg.Source, "source", cfg.Source,
 		"transaction source: sim, replay:PATH[,PATH...] (globs allowed), or "+
-			"zmq:tcp://HOST:PORT (live from Bitcoin Core's -zmqpubrawtx)")
+			"zmq:tcp://HOST:PORT (live from Bitcoin Core's -zmqpubrawtx, -zmqpubrawblock "+
+			"and -zmqpubsequence, all on that address)")
+	passwordFile := rpcFlags(fs, &cfg)
 	fs.Var((*rateFlag)(&cfg.Rate), "rate",
 		"transactions per second from the source: auto is 7 for sim, 50 for replay, "+
 			"0 for zmq; 0 = as fast as the pipeline takes them")
@@ -71,9 +73,10 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 			"  %s    default token lifetime in hours (24)\n"+
 			"  %s   client messages per window (100)\n"+
 			"  %s     rate limit window in seconds (60)\n"+
+			"  %s  password of --rpc-user, unless --rpc-password-file is given\n"+
 			"\nThe rate limit applies to each WebSocket session's messages and to each API\n"+
 			"key's and each token client's REST calls.\n",
-			envSecret, envTokenExpiry, envRateLimit, envRateWindow)
+			envSecret, envTokenExpiry, envRateLimit, envRateWindow, envRPCPassword)
 	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, usageError(err)
@@ -84,6 +87,9 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 
 	set := setFlags(fs)
 	if err := applyEnv(&cfg, set, *tokenExpiry, *rateLimit, *rateWindow); err != nil {
+		return cfg, err
+	}
+	if err := readRPCPassword(&cfg, *passwordFile); err != nil {
 		return cfg, err
 	}
 	if set["host"] || set["port"] {

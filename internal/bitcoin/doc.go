@@ -39,7 +39,9 @@
 // mainnet (counts, values, script types, segwit, RBF, versions, lock times) except for a
 // whale tail raised on purpose to about 4% of transactions, so that at the engine's
 // default 7 tx/s a transaction of at least 100 BTC appears about every 3.6 seconds. The
-// figures and their origins are in docs/simulator.md.
+// figures and their origins are in docs/simulator.md. NewSimBlock wraps transactions in a
+// block of the simulated chain: a coinbase stating its height (HeightScript, the inverse of
+// CoinbaseHeight) and a correct MerkleRoot, without proof of work.
 //
 // # Concurrency
 //

@@ -46,3 +46,18 @@ func CoinbaseHeight(b *wire.MsgBlock) (int64, bool) {
 	}
 	return h, true
 }
+
+// HeightScript returns the BIP34 push of height that starts a coinbase's signature script,
+// the inverse of CoinbaseHeight: the height's minimal little-endian bytes after their
+// length, with a zero byte added when the top bit of the last one is set (the number would
+// read as negative). height must be from 1 to 2^31-1.
+func HeightScript(height int64) []byte {
+	var num []byte
+	for h := height; h > 0; h >>= 8 {
+		num = append(num, byte(h))
+	}
+	if len(num) > 0 && num[len(num)-1]&0x80 != 0 {
+		num = append(num, 0)
+	}
+	return append([]byte{byte(len(num))}, num...)
+}
