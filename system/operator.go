@@ -1,8 +1,10 @@
 package system
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strings"
 
@@ -19,13 +21,18 @@ const (
 )
 
 // OperatorConfig sets up the accuracy monitor and how the operator hears of it: admin
-// sessions always get an operator_alert; a webhook and email are optional.
+// sessions always get an operator_alert; a webhook and email are optional (docs/mempool.md).
+// Start from DefaultConfig: a zero threshold or window is refused, not defaulted.
 type OperatorConfig struct {
-	// AccuracyThreshold is the rolling accuracy below which the operator is alerted.
+	// AccuracyThreshold is the rolling accuracy (the confirmed share of settled alerts)
+	// below which the operator is alerted, more than 0 and at most 0.95: recovery needs 5
+	// points more, and accuracy cannot exceed 1. Default DefaultAccuracyThreshold (0.70).
 	AccuracyThreshold float64
-	// AccuracyWindow is how many settled alerts the accuracy is computed over.
+	// AccuracyWindow is how many of the latest settled alerts the accuracy is computed
+	// over, from 1 to accuracy.MaxWindow. Default DefaultAccuracyWindow (200).
 	AccuracyWindow int
-	// AccuracyMinSamples is how many settled alerts are needed before any verdict.
+	// AccuracyMinSamples is how many settled alerts are needed before any verdict, capped
+	// at AccuracyWindow. Default DefaultAccuracyMin (20), which zero also means.
 	AccuracyMinSamples int
 
 	// Webhook is the URL an operator notification is POSTed to, signed with the secret in
@@ -53,11 +60,20 @@ func defaultOperator() OperatorConfig {
 // Accuracy returns the accuracy monitor's configuration.
 func (c OperatorConfig) Accuracy() accuracy.Config {
 	return accuracy.Config{Window: c.AccuracyWindow, Threshold: c.AccuracyThreshold,
-		MinSamples: min(c.AccuracyMinSamples, c.AccuracyWindow)}
+		MinSamples: min(cmp.Or(c.AccuracyMinSamples, DefaultAccuracyMin), c.AccuracyWindow)}
 }
 
 // validate checks everything that needs no file: files are read by notifier at start.
 func (c OperatorConfig) validate() error {
+	switch {
+	case math.IsNaN(c.AccuracyThreshold) || c.AccuracyThreshold <= 0 ||
+		c.AccuracyThreshold > 1:
+		return fmt.Errorf("%w: --accuracy-threshold %v: want more than 0, at most 0.95",
+			ErrConfig, c.AccuracyThreshold)
+	case c.AccuracyWindow < 1 || c.AccuracyWindow > accuracy.MaxWindow:
+		return fmt.Errorf("%w: --accuracy-window %d is outside 1..%d", ErrConfig,
+			c.AccuracyWindow, accuracy.MaxWindow)
+	}
 	if _, err := accuracy.New(c.Accuracy()); err != nil {
 		return fmt.Errorf("%w: --accuracy-threshold/--accuracy-window: %v", ErrConfig, err)
 	}
@@ -87,7 +103,7 @@ func (c OperatorConfig) notifier(log *slog.Logger) (*notify.Dispatcher, error) {
 	if c.Webhook != "" {
 		secret, err := auth.ReadCredentialFile(c.WebhookSecretFile, "operator webhook secret")
 		if err != nil {
-			return nil, fmt.Errorf("system: %w", err)
+			return nil, fmt.Errorf("%w: --operator-webhook-secret-file: %w", ErrConfig, err)
 		}
 		w, err := notify.NewWebhook(notify.WebhookConfig{URL: c.Webhook, Secret: secret})
 		clear(secret)
@@ -102,7 +118,7 @@ func (c OperatorConfig) notifier(log *slog.Logger) (*notify.Dispatcher, error) {
 		if c.SMTPPasswordFile != "" {
 			pass, err := auth.ReadCredentialFile(c.SMTPPasswordFile, "smtp password")
 			if err != nil {
-				return nil, fmt.Errorf("system: %w", err)
+				return nil, fmt.Errorf("%w: --smtp-password-file: %w", ErrConfig, err)
 			}
 			mc.Password = string(pass)
 			clear(pass)

@@ -1,7 +1,8 @@
 // Package chaintest builds chains for lifecycle tests out of real mainnet data: block 277647
 // from the btcd module (see internal/btcdtest), transactions that spend the same outputs as
-// its real ones (replacements and double spends), and competing blocks. Nothing here is
-// valid by consensus (no proof of work, no signatures); the engine checks neither.
+// its real ones (replacements, double spends and re-signed variants), and competing blocks.
+// Nothing here is valid by consensus (no proof of work, no signatures); the engine checks
+// neither.
 package chaintest
 
 import (
@@ -55,6 +56,16 @@ func Spender(tx *wire.MsgTx, salt byte) *wire.MsgTx {
 	out.AddTxIn(&wire.TxIn{PreviousOutPoint: tx.TxIn[0].PreviousOutPoint,
 		SignatureScript: []byte{salt}, Sequence: 0xfffffffd})
 	out.AddTxOut(wire.NewTxOut(tx.TxOut[0].Value-1000, []byte{0x51, salt}))
+	return out
+}
+
+// Variant returns a copy of tx with the same inputs and outputs whose first input script
+// ends with salt: a new transaction of the same value (a fresh whale when tx is one), as if
+// the same coins were signed again. Different salts give different transactions.
+func Variant(tx *wire.MsgTx, salt byte) *wire.MsgTx {
+	out := tx.Copy()
+	in := out.TxIn[0]
+	in.SignatureScript = append(in.SignatureScript, salt)
 	return out
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/whalecast/whalecast/internal/notify/notifytest"
 )
 
 // channelUnderTest is a Channel and a way to read back what its destination received.
@@ -25,10 +27,10 @@ var channelImpls = map[string]func(testing.TB) channelUnderTest{
 		}
 	},
 	"mail": func(tb testing.TB) channelUnderTest {
-		s := newMailSetup(tb, smtpOptions{startTLS: true}, MailConfig{}, false)
+		s := newMailSetup(tb, notifytest.Options{StartTLS: true}, MailConfig{}, false)
 		return channelUnderTest{
 			ch:       MailChannel("mail", s.mailer),
-			received: func() int { return len(s.srv.received()) },
+			received: func() int { return len(s.srv.Received()) },
 		}
 	},
 }
@@ -94,7 +96,7 @@ func TestWebhookChannelDefaultBody(t *testing.T) {
 }
 
 func TestMailChannelSubjectFallsBackToKind(t *testing.T) {
-	s := newMailSetup(t, smtpOptions{startTLS: true}, MailConfig{}, false)
+	s := newMailSetup(t, notifytest.Options{StartTLS: true}, MailConfig{}, false)
 	n := testNotification("n-1")
 	n.Subject = ""
 
@@ -102,7 +104,7 @@ func TestMailChannelSubjectFallsBackToKind(t *testing.T) {
 		t.Fatalf("Deliver: %v", err)
 	}
 
-	if data := onlyMail(t, s.srv).data; !strings.Contains(data, "Subject: accuracy_degraded\n") {
+	if data := onlyMail(t, s.srv).Data; !strings.Contains(data, "Subject: accuracy_degraded\n") {
 		t.Errorf("message lacks the kind as subject:\n%s", data)
 	}
 }

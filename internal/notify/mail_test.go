@@ -10,28 +10,30 @@ import (
 	"mime/quotedprintable"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/whalecast/whalecast/internal/notify/notifytest"
 )
 
 var mailNow = time.Date(2025, 6, 1, 12, 30, 0, 0, time.FixedZone("CEST", 2*3600))
 
 // mailSetup is a fake server and a mailer pointed at it.
 type mailSetup struct {
-	srv    *fakeSMTP
+	srv    *notifytest.Server
 	mailer *Mailer
 }
 
 // newMailSetup starts a fake server with opts and builds a mailer for it from cfg, whose
 // Addr is filled in, and RootCAs too unless untrusted is set.
-func newMailSetup(tb testing.TB, opts smtpOptions, cfg MailConfig, untrusted bool) mailSetup {
+func newMailSetup(tb testing.TB, opts notifytest.Options, cfg MailConfig, untrusted bool) mailSetup {
 	tb.Helper()
-	cert, pool := selfSigned(tb)
-	srv := startSMTP(tb, opts, cert)
-	cfg.Addr = srv.addr()
+	srv := notifytest.Start(tb, opts)
+	cfg.Addr = srv.Addr()
 	if !untrusted {
-		cfg.RootCAs = pool
+		cfg.RootCAs = srv.RootCAs()
 	}
 	cfg.From = cmpString(cfg.From, "Whalecast Ops <ops@example.com>")
 	if cfg.To == nil {
@@ -54,9 +56,9 @@ func cmpString(s, def string) string {
 }
 
 // onlyMail returns the one message the server accepted, failing tb otherwise.
-func onlyMail(tb testing.TB, srv *fakeSMTP) receivedMail {
+func onlyMail(tb testing.TB, srv *notifytest.Server) notifytest.Mail {
 	tb.Helper()
-	got := srv.received()
+	got := srv.Received()
 	if len(got) != 1 {
 		tb.Fatalf("server accepted %d messages, want 1", len(got))
 	}
@@ -112,7 +114,7 @@ func TestMailMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newMailSetup(t, smtpOptions{startTLS: true}, MailConfig{}, false)
+			s := newMailSetup(t, notifytest.Options{StartTLS: true}, MailConfig{}, false)
 
 			if err := s.mailer.Send(testContext(t), tt.subject, tt.text); err != nil {
 				t.Fatalf("Send: %v", err)
@@ -120,7 +122,7 @@ func TestMailMessage(t *testing.T) {
 
 			got := onlyMail(t, s.srv)
 			want := cmpString(tt.wantText, strings.TrimSuffix(tt.text, "\n")+"\n")
-			checkMessage(t, got.data, tt.subject, want, tt.wantCTE)
+			checkMessage(t, got.Data, tt.subject, want, tt.wantCTE)
 		})
 	}
 }
@@ -186,26 +188,26 @@ func TestMailModes(t *testing.T) {
 	creds := MailConfig{Username: "ops", Password: testPassword}
 	tests := []struct {
 		name     string
-		opts     smtpOptions
+		opts     notifytest.Options
 		cfg      MailConfig
 		wantTLS  bool
 		wantUser string
 	}{
 		{
 			name:     "starttls with auth",
-			opts:     smtpOptions{startTLS: true, auth: true, user: "ops", pass: testPassword},
+			opts:     notifytest.Options{StartTLS: true, Auth: true, User: "ops", Password: testPassword},
 			cfg:      creds,
 			wantTLS:  true,
 			wantUser: "ops",
 		},
 		{
 			name:    "starttls without auth",
-			opts:    smtpOptions{startTLS: true},
+			opts:    notifytest.Options{StartTLS: true},
 			wantTLS: true,
 		},
 		{
 			name: "implicit tls with auth",
-			opts: smtpOptions{implicitTLS: true, auth: true, user: "ops", pass: testPassword},
+			opts: notifytest.Options{ImplicitTLS: true, Auth: true, User: "ops", Password: testPassword},
 			cfg: MailConfig{TLS: TLSImplicit, Username: "ops", Password: testPassword,
 				ServerName: "127.0.0.1"},
 			wantTLS:  true,
@@ -225,16 +227,16 @@ func TestMailModes(t *testing.T) {
 			}
 
 			got := onlyMail(t, s.srv)
-			if got.tls != tt.wantTLS || got.authUser != tt.wantUser {
-				t.Errorf("tls %v user %q, want %v %q", got.tls, got.authUser, tt.wantTLS,
+			if got.TLS != tt.wantTLS || got.AuthUser != tt.wantUser {
+				t.Errorf("tls %v user %q, want %v %q", got.TLS, got.AuthUser, tt.wantTLS,
 					tt.wantUser)
 			}
-			if got.from != "FROM:<ops@example.com>" {
-				t.Errorf("envelope from %q", got.from)
+			if got.From != "ops@example.com" {
+				t.Errorf("envelope from %q", got.From)
 			}
-			wantTo := []string{"TO:<oncall@example.com>", "TO:<second@example.org>"}
-			if strings.Join(got.to, " ") != strings.Join(wantTo, " ") {
-				t.Errorf("envelope to %q, want %q", got.to, wantTo)
+			wantTo := []string{"oncall@example.com", "second@example.org"}
+			if !slices.Equal(got.To, wantTo) {
+				t.Errorf("envelope to %q, want %q", got.To, wantTo)
 			}
 		})
 	}
@@ -244,7 +246,7 @@ func TestMailFailures(t *testing.T) {
 	creds := MailConfig{Username: "ops", Password: testPassword}
 	tests := []struct {
 		name      string
-		opts      smtpOptions
+		opts      notifytest.Options
 		cfg       MailConfig
 		untrusted bool
 		wantIs    error
@@ -254,50 +256,50 @@ func TestMailFailures(t *testing.T) {
 	}{
 		{
 			name:   "starttls required but not offered",
-			opts:   smtpOptions{},
+			opts:   notifytest.Options{},
 			wantIs: ErrStartTLSUnavailable,
 		},
 		{
 			name:   "auth plain not offered",
-			opts:   smtpOptions{startTLS: true},
+			opts:   notifytest.Options{StartTLS: true},
 			cfg:    creds,
 			wantIs: ErrAuthUnavailable,
 		},
 		{
 			name:     "wrong password",
-			opts:     smtpOptions{startTLS: true, auth: true, user: "ops", pass: "other"},
+			opts:     notifytest.Options{StartTLS: true, Auth: true, User: "ops", Password: "other"},
 			cfg:      creds,
 			wantCode: 535,
 		},
 		{
 			name:      "recipient deferred",
-			opts:      smtpOptions{startTLS: true, rcptReply: "450 4.2.1 try later"},
+			opts:      notifytest.Options{StartTLS: true, RcptReply: "450 4.2.1 try later"},
 			wantCode:  450,
 			retryable: true,
 		},
 		{
 			name:     "recipient refused",
-			opts:     smtpOptions{startTLS: true, rcptReply: "550 5.1.1 no such user"},
+			opts:     notifytest.Options{StartTLS: true, RcptReply: "550 5.1.1 no such user"},
 			wantCode: 550,
 		},
 		{
 			name:      "certificate not trusted",
-			opts:      smtpOptions{startTLS: true},
+			opts:      notifytest.Options{StartTLS: true},
 			untrusted: true,
 		},
 		{
 			name: "certificate for another name",
-			opts: smtpOptions{startTLS: true},
+			opts: notifytest.Options{StartTLS: true},
 			cfg:  MailConfig{ServerName: "mail.example.com"},
 		},
 		{
 			name: "implicit tls not trusted",
-			opts: smtpOptions{implicitTLS: true},
+			opts: notifytest.Options{ImplicitTLS: true},
 			cfg:  MailConfig{TLS: TLSImplicit}, untrusted: true,
 		},
 		{
 			name:      "server never greets",
-			opts:      smtpOptions{silent: true},
+			opts:      notifytest.Options{Silent: true},
 			cfg:       MailConfig{Timeout: 200 * time.Millisecond},
 			timeout:   true,
 			retryable: true,
@@ -330,7 +332,7 @@ func TestMailFailures(t *testing.T) {
 			if strings.Contains(err.Error(), testPassword) {
 				t.Errorf("error reveals the password: %v", err)
 			}
-			if n := len(s.srv.received()); n != 0 {
+			if n := len(s.srv.Received()); n != 0 {
 				t.Errorf("server accepted %d messages, want 0", n)
 			}
 		})
@@ -344,7 +346,7 @@ func isTimeoutErr(err error) bool {
 }
 
 func TestMailCertificateErrorType(t *testing.T) {
-	s := newMailSetup(t, smtpOptions{startTLS: true}, MailConfig{}, true)
+	s := newMailSetup(t, notifytest.Options{StartTLS: true}, MailConfig{}, true)
 
 	err := s.mailer.Send(testContext(t), "subject", "text")
 
@@ -372,7 +374,7 @@ func TestMailRefusesBadInputBeforeDialling(t *testing.T) {
 		{"text not UTF-8", "hi", "\xc3\x28", ErrInvalidMessage},
 		{"text too long", "hi", strings.Repeat("t", MaxTextLen+1), ErrInvalidMessage},
 	}
-	s := newMailSetup(t, smtpOptions{startTLS: true}, MailConfig{}, false)
+	s := newMailSetup(t, notifytest.Options{StartTLS: true}, MailConfig{}, false)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := s.mailer.Send(testContext(t), tt.subject, tt.text)
@@ -381,13 +383,13 @@ func TestMailRefusesBadInputBeforeDialling(t *testing.T) {
 			}
 		})
 	}
-	if n := s.srv.accepted(); n != 0 {
+	if n := s.srv.Accepted(); n != 0 {
 		t.Errorf("server accepted %d connections, want 0", n)
 	}
 }
 
 func TestMailCancelledContext(t *testing.T) {
-	s := newMailSetup(t, smtpOptions{startTLS: true}, MailConfig{}, false)
+	s := newMailSetup(t, notifytest.Options{StartTLS: true}, MailConfig{}, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 
