@@ -96,8 +96,12 @@ func (m *monitor) announce(ctx actor.Context, kind string, snap accuracy.Snapsho
 	if kind == "accuracy_degraded" {
 		subject = "Whalecast: alert accuracy below threshold"
 	}
-	n := notify.Notification{Kind: kind, Subject: subject, Text: text, Body: body,
-		Key: kind + "-" + strconv.Itoa(snap.Episodes), At: at}
+	// Episodes count from one at each start: the start time keeps keys unique across runs,
+	// so a receiver that remembers keys does not drop the next run's first episode.
+	key := kind + "-" + strconv.FormatInt(m.stats.Started.Unix(), 10) + "-" +
+		strconv.Itoa(snap.Episodes)
+	n := notify.Notification{Kind: kind, Subject: subject, Text: text, Body: body, Key: key,
+		At: at}
 	if !m.notifier.Notify(n) {
 		m.log.Error("operator notification dropped", "kind", kind)
 	}

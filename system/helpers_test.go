@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/whalecast/whalecast/system/systemtest"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"github.com/whalecast/whalecast/internal/btcdtest"
 	"github.com/whalecast/whalecast/internal/clock"
 	"github.com/whalecast/whalecast/system"
+	"github.com/whalecast/whalecast/system/systemtest"
 )
 
 // testSecret is the engines' WEBSOCKET_SECRET_KEY in these tests: 40 bytes, over the minimum.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/whalecast/whalecast/system/systemtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/whalecast/whalecast/internal/btcdtest"
 	"github.com/whalecast/whalecast/system"
+	"github.com/whalecast/whalecast/system/systemtest"
 )
 
 // childArgsEnv, when set, makes the test binary run the engine's command line it holds (a

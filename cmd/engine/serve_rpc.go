@@ -3,18 +3,15 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
+	"github.com/whalecast/whalecast/internal/auth"
 	"github.com/whalecast/whalecast/system"
 )
 
 // envRPCPassword holds the password of --rpc-user when --rpc-password-file is not given.
 const envRPCPassword = "WHALECAST_RPC_PASSWORD"
-
-// maxPasswordFile bounds --rpc-password-file; a password is a line.
-const maxPasswordFile = 4096
 
 // rpcFlags adds the flags of the node's JSON-RPC client. No flag takes the password
 // itself: a command line shows in ps and in shell history.
@@ -28,7 +25,7 @@ func rpcFlags(fs *flag.FlagSet, cfg *system.Config) *string {
 		"RPC `user`, instead of --rpc-cookie-file; its password comes from "+
 			"--rpc-password-file or "+envRPCPassword)
 	return fs.String("rpc-password-file", "",
-		"`file` whose first line is the password of --rpc-user")
+		"`file` whose first line is the password of --rpc-user (mode 0600)")
 }
 
 // readRPCPassword fills cfg.RPCPassword from the file named by --rpc-password-file or,
@@ -39,22 +36,15 @@ func readRPCPassword(cfg *system.Config, path string) error {
 		return nil
 	}
 
-	f, err := os.Open(path)
+	// The same rules as every other secret file: regular, at most 4 KiB, no access for
+	// group or others; the first line is the password.
+	data, err := auth.ReadCredentialFile(path, "rpc password")
 	if err != nil {
 		return fmt.Errorf("%w: --rpc-password-file: %v", errUsage, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
-	if err != nil {
-		return fmt.Errorf("%w: --rpc-password-file %s: %v", errUsage, path, err)
-	}
-	if len(data) > maxPasswordFile {
-		return fmt.Errorf("%w: --rpc-password-file %s: larger than %d bytes", errUsage, path,
-			maxPasswordFile)
-	}
-
 	line, _, _ := strings.Cut(string(data), "\n")
 	line = strings.TrimRight(line, "\r")
+	clear(data)
 	if line == "" {
 		return fmt.Errorf("%w: --rpc-password-file %s: the first line is empty", errUsage,
 			path)

@@ -218,14 +218,14 @@ const maxCredentialFileLen = 4096
 
 // ReadCredentialFile reads a password or signing secret kept in a file, such as the node's
 // RPC password or the operator webhook's secret: a regular file of at most 4 KiB that group
-// and others can neither read nor write (ErrSecretPerms). Surrounding white space (a final
+// and others can neither read nor write (ErrSecretPerms). Trailing white space (a final
 // newline) is trimmed; an empty credential is an error wrapping ErrSecretFormat.
 func ReadCredentialFile(path, what string) ([]byte, error) {
 	data, _, err := readPrivateFile(path, what, ErrSecretFormat, maxCredentialFileLen)
 	if err != nil {
 		return nil, err
 	}
-	cred := bytes.TrimSpace(data)
+	cred := bytes.TrimRight(data, " \t\r\n")
 	if len(cred) == 0 {
 		return nil, fmt.Errorf("%w: %s %s is empty", ErrSecretFormat, what, path)
 	}

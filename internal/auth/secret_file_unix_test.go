@@ -4,7 +4,9 @@ package auth
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -30,5 +32,42 @@ func TestLoadSecretRefusesFIFO(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("LoadSecret on a FIFO still blocked after 10s")
+	}
+}
+
+func TestReadCredentialFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    string
+		mode    os.FileMode
+		want    string
+		wantErr error
+	}{
+		{name: "a final newline is trimmed", data: "s3cret\n", mode: 0o600, want: "s3cret"},
+		{name: "inner and leading spaces stay", data: " a b\r\n", mode: 0o400, want: " a b"},
+		{name: "empty", data: "\n", mode: 0o600, wantErr: ErrSecretFormat},
+		{name: "readable by others", data: "s3cret", mode: 0o644, wantErr: ErrSecretPerms},
+		{name: "writable by the group", data: "s3cret", mode: 0o620, wantErr: ErrSecretPerms},
+		{name: "too large", data: strings.Repeat("x", 5000), mode: 0o600,
+			wantErr: ErrSecretFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cred")
+			if err := os.WriteFile(path, []byte(tt.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadCredentialFile(path, "test credential")
+			if !errors.Is(err, tt.wantErr) || string(got) != tt.want {
+				t.Fatalf("ReadCredentialFile = %q, %v; want %q, %v", got, err, tt.want,
+					tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %v quotes the credential", err)
+			}
+		})
 	}
 }
