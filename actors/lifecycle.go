@@ -238,13 +238,14 @@ func (l *Lifecycle) Removed(txid string, now time.Time) {
 }
 
 // MempoolSnapshot handles the full list of mempool txids read after a resync: followed
-// alerts waiting in the mempool but missing from it left it; dropped ones present are back.
+// alerts waiting in the mempool but missing from it left it; dropped or replaced ones
+// present are back, as when Observe sees them again.
 func (l *Lifecycle) MempoolSnapshot(txids map[string]struct{}, now time.Time) []Change {
 	var out []Change
 	for _, t := range l.sorted() {
 		_, present := txids[t.TxID]
 		switch {
-		case present && t.Status == alert.StatusDropped:
+		case present && (t.Status == alert.StatusDropped || t.Status == alert.StatusReplaced):
 			out = append(out, l.change(t, alert.StatusMempool, now, nil))
 		case !present:
 			l.Removed(t.TxID, now)

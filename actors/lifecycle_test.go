@@ -107,6 +107,10 @@ func TestLifecycleTransitions(t *testing.T) {
 		now time.Time) []actors.Change {
 		return l.MempoolSnapshot(map[string]struct{}{"other": {}}, now)
 	}}
+	snapshotWith := lcEvent{"snapshot with it", func(l *actors.Lifecycle,
+		now time.Time) []actors.Change {
+		return l.MempoolSnapshot(map[string]struct{}{"other": {}, whaleID: {}}, now)
+	}}
 
 	tests := []struct {
 		name   string
@@ -151,6 +155,21 @@ func TestLifecycleTransitions(t *testing.T) {
 		name:   "missing from a resync snapshot: dropped",
 		events: []lcEvent{snapshotWithout, tick},
 		want:   []step{{Status: "dropped", Previous: "mempool"}},
+	}, {
+		name:   "dropped, then present in a resync snapshot: back",
+		events: []lcEvent{removed, tick, snapshotWith},
+		want: []step{{Status: "dropped", Previous: "mempool"},
+			{Status: "mempool", Previous: "dropped"}},
+	}, {
+		name:   "replaced, then present in a resync snapshot: back, as when seen again",
+		events: []lcEvent{removed, observe(rbf), tick, snapshotWith},
+		want: []step{{Status: "replaced", Previous: "mempool", ReplacedBy: rbfID},
+			{Status: "mempool", Previous: "replaced"}},
+	}, {
+		name:   "replaced, then seen again: back",
+		events: []lcEvent{removed, observe(rbf), tick, observe(whale)},
+		want: []step{{Status: "replaced", Previous: "mempool", ReplacedBy: rbfID},
+			{Status: "mempool", Previous: "replaced"}},
 	}, {
 		name: "reorg: confirmed, disconnected, confirmed again in the rival block",
 		events: []lcEvent{connect(block, hash, height), disconnect(hash),

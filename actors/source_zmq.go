@@ -150,13 +150,15 @@ type zmqCounters struct {
 //
 // With RPC, the first connection reads a baseline: the mempool's txids are remembered as
 // known (not fetched, not passed on) and the node's tip as the last block. Afterwards a gap
-// in any topic's counter, a counter that goes back (the publisher restarted), a reconnect
-// or a dropped event makes the worker resync, ResyncDelay later. It passes on, in order,
-// what it received before the resync began. Then it disconnects the remembered blocks the
-// node no longer has on its main chain and connects the blocks it missed (at most
-// MaxResyncBlocks). Then it fetches the mempool transactions it has not passed on
-// recently, passes them on, and reports a MempoolSnapshot of every txid in the node's
-// mempool. What arrives during the resync follows it, so later events override the
+// in any topic's counter, a counter that goes back (the publisher restarted), a reconnect,
+// a dropped event, or a block that does not extend the last one makes the worker resync,
+// ResyncDelay later. (Bitcoin Core publishes rawblock for the new tip only, so a reorg to
+// a longer branch shows as such a block: it is held back, and the resync connects it
+// after the blocks below it.) The resync passes on, in order, what the worker received
+// before it began. Then it disconnects the remembered blocks the node no longer has on its
+// main chain and connects the blocks it missed (at most MaxResyncBlocks). Then it fetches
+// the mempool transactions it has not passed on recently, passes them on, and reports a
+// MempoolSnapshot of every txid in the node's mempool. What arrives during the resync follows it, so later events override the
 // snapshot. Triggers seen before a resync begins coalesce into it, those seen during it
 // into one more; a failed resync is retried with backoff.
 type ZMQFeed struct {

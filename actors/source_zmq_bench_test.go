@@ -7,6 +7,7 @@ import (
 
 	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/internal/bitcoin"
+	"github.com/whalecast/whalecast/internal/zmqtest"
 )
 
 // BenchmarkZMQFeed measures a transaction's way from the publisher's socket to Next,
@@ -25,21 +26,21 @@ func BenchmarkZMQFeed(b *testing.B) {
 			for i := range raws {
 				raws[i] = sim.NextRaw()
 			}
-			pub := newZMQPublisher(b, "tcp://127.0.0.1:0")
+			pub := zmqtest.NewPublisher(b, "")
 			cfg := actors.ZMQConfig{}
 			if withRPC {
-				node := newFakeCore(b, zmqEarlyChain(b)[:1], 0)
-				cfg.RPC = node.client(b)
+				node := zmqtest.NewNode(b, zmqEarlyChain(b)[:1], 0)
+				cfg.RPC = node.Client(b)
 			}
-			feed := openZMQFeed(b, pub.endpoint, cfg)
-			pub.waitSubscribed(b)
+			feed := openZMQFeed(b, pub.Endpoint(), cfg)
+			pub.WaitSubscribed(b)
 			b.ReportAllocs()
 
 			b.ResetTimer()
 			for done := 0; done < b.N; {
 				n := min(len(raws), b.N-done)
 				for _, raw := range raws[:n] {
-					pub.publish(b, "rawtx", raw)
+					pub.Publish(b, "rawtx", raw)
 				}
 				takeRaw(b, feed, n)
 				done += n

@@ -27,11 +27,11 @@ func (w *zmqWorker) schedule(d time.Duration) {
 }
 
 // sync reads the baseline (on the first connection) or resyncs, unless a resync that began
-// after the last request already covers it. It first passes on what the reader queued so
-// far. A failure is counted, logged and retried after a backoff; the requests that arrive
-// meanwhile are served by the retry.
+// after the last request already covers it and no stray block waits for one. It first
+// passes on what the reader queued so far. A failure is counted, logged and retried after
+// a backoff; the requests that arrive meanwhile are served by the retry.
 func (w *zmqWorker) sync() {
-	if w.rpc == nil || w.baselined && w.f.want.Load() <= w.covered {
+	if w.rpc == nil || w.baselined && !w.stray && w.f.want.Load() <= w.covered {
 		return
 	}
 	mark := w.f.seen.Load()
@@ -47,7 +47,7 @@ func (w *zmqWorker) sync() {
 		err = w.baseline(ctx)
 	}
 	if err == nil {
-		w.covered, w.backoff = mark, w.f.cfg.MinBackoff
+		w.covered, w.backoff, w.stray = mark, w.f.cfg.MinBackoff, false
 		return
 	}
 	if ctx.Err() != nil {

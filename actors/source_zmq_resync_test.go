@@ -11,14 +11,15 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/whalecast/whalecast/actors"
+	"github.com/whalecast/whalecast/internal/zmqtest"
 )
 
 // rpcFixture is a publisher, a fake node and a feed using both, on the early chain up to
 // block 100 and mempool transactions of block 277647 (T0 to T9), T0 in the node's mempool
 // from the start.
 type rpcFixture struct {
-	pub   *zmqPublisher
-	node  *fakeCore
+	pub   *zmqtest.Publisher
+	node  *zmqtest.Node
 	feed  *actors.ZMQFeed
 	chain []*wire.MsgBlock
 	txs   []*wire.MsgTx
@@ -37,20 +38,20 @@ func newRPCFixture(t *testing.T, cfg actors.ZMQConfig) *rpcFixture {
 	for i, tx := range fx.txs {
 		fx.names.add(fmt.Sprintf("T%d", i), tx.TxHash())
 	}
-	fx.node = newFakeCore(t, fx.chain[:101], 0)
-	fx.node.addTx(fx.txs[0], fx.fee(0))
-	fx.pub = newZMQPublisher(t, "tcp://127.0.0.1:0")
-	cfg.RPC = fx.node.client(t)
-	fx.feed = openZMQFeed(t, fx.pub.endpoint, cfg)
-	fx.pub.waitSubscribed(t)
+	fx.node = zmqtest.NewNode(t, fx.chain[:101], 0)
+	fx.node.AddTx(fx.txs[0], fx.fee(0))
+	fx.pub = zmqtest.NewPublisher(t, "")
+	cfg.RPC = fx.node.Client(t)
+	fx.feed = openZMQFeed(t, fx.pub.Endpoint(), cfg)
+	fx.pub.WaitSubscribed(t)
 
 	fx.expectCalls(t, "getrawmempool", "getbestblockhash", "getblockheader b100")
 	return fx
 }
 
 // fee is the fee the node gives Ti.
-func (fx *rpcFixture) fee(i int) coreFee {
-	return coreFee{sat: int64(1000 * (i + 1)), vsize: int64(200 + i)}
+func (fx *rpcFixture) fee(i int) zmqtest.Fee {
+	return zmqtest.Fee{Sat: int64(1000 * (i + 1)), VSize: int64(200 + i)}
 }
 
 // feeText is how an item shows fx.fee(i).
@@ -61,8 +62,8 @@ func (fx *rpcFixture) feeText(i int) string {
 // announce adds Ti to the node's mempool and publishes it.
 func (fx *rpcFixture) announce(t *testing.T, i int) {
 	t.Helper()
-	fx.node.addTx(fx.txs[i], fx.fee(i))
-	fx.pub.publishTx(t, fx.txs[i])
+	fx.node.AddTx(fx.txs[i], fx.fee(i))
+	fx.pub.PublishTx(t, fx.txs[i])
 }
 
 // expectCalls waits until the node answered len(want) calls since the last check and
@@ -70,10 +71,10 @@ func (fx *rpcFixture) announce(t *testing.T, i int) {
 func (fx *rpcFixture) expectCalls(t *testing.T, want ...string) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d calls to the node", len(want)), func() bool {
-		return fx.node.callCount() >= len(want)
+		return fx.node.CallCount() >= len(want)
 	})
 	var got []string
-	for _, call := range fx.node.takeCalls() {
+	for _, call := range fx.node.TakeCalls() {
 		for id, name := range fx.names {
 			call = strings.ReplaceAll(call, id, name)
 		}
@@ -104,12 +105,12 @@ func TestZMQFeedResync(t *testing.T) {
 		wantLost  uint64
 	}{
 		{name: "counter gap", miss: func(t *testing.T, fx *rpcFixture) {
-			fx.node.addTx(fx.txs[2], fx.fee(2))
-			fx.node.addTx(fx.txs[3], fx.fee(3))
-			fx.node.connect(fx.chain[101], fx.chain[102])
-			fx.pub.counters["rawtx"] += 4
-			fx.pub.counters["sequence"] += 4
-			fx.pub.counters["rawblock"] += 2
+			fx.node.AddTx(fx.txs[2], fx.fee(2))
+			fx.node.AddTx(fx.txs[3], fx.fee(3))
+			fx.node.Connect(fx.chain[101], fx.chain[102])
+			fx.pub.Skip("rawtx", 4)
+			fx.pub.Skip("sequence", 4)
+			fx.pub.Skip("rawblock", 2)
 		}, wantItems: func(fx *rpcFixture) []string {
 			return []string{fx.feeText(4), "connected b101@101 txs=1",
 				"connected b102@102 txs=1", fx.feeText(2), fx.feeText(3),
@@ -119,9 +120,9 @@ func TestZMQFeedResync(t *testing.T) {
 			"getrawmempool", "getrawtransaction T2,T3", "getmempoolentry T2,T3"},
 			wantLost: 8},
 		{name: "counter back", miss: func(t *testing.T, fx *rpcFixture) {
-			fx.node.addTx(fx.txs[2], fx.fee(2))
-			fx.node.removeTx(fx.txs[0])
-			clear(fx.pub.counters)
+			fx.node.AddTx(fx.txs[2], fx.fee(2))
+			fx.node.RemoveTx(fx.txs[0])
+			fx.pub.ResetCounters()
 		}, wantItems: func(fx *rpcFixture) []string {
 			return []string{fx.feeText(4), fx.feeText(2), "snapshot T1,T2,T4"}
 		}, wantCalls: []string{"getmempoolentry T4", "getblockheader b100",
@@ -144,9 +145,9 @@ func TestZMQFeedResync(t *testing.T) {
 			if s.Resyncs != 1 || s.ResyncErrors != 0 || s.Lost != tt.wantLost {
 				t.Errorf("stats %+v, want 1 resync, no error, %d lost", s, tt.wantLost)
 			}
-			if n := fx.node.callCount(); n != 0 {
+			if n := fx.node.CallCount(); n != 0 {
 				t.Errorf("%d more calls to the node after the resync: %q", n,
-					fx.node.takeCalls())
+					fx.node.TakeCalls())
 			}
 		})
 	}
@@ -161,13 +162,13 @@ func TestZMQFeedResyncOnReconnect(t *testing.T) {
 	fx.expectItems(t, fx.feeText(1))
 	fx.expectCalls(t, "getmempoolentry T1")
 
-	if err := fx.pub.sock.Close(); err != nil {
+	if err := fx.pub.Close(); err != nil {
 		t.Fatalf("close the publisher: %v", err)
 	}
-	fx.node.addTx(fx.txs[2], fx.fee(2))
-	fx.node.connect(fx.chain[101])
-	second := newZMQPublisher(t, fx.pub.endpoint)
-	second.waitSubscribed(t)
+	fx.node.AddTx(fx.txs[2], fx.fee(2))
+	fx.node.Connect(fx.chain[101])
+	second := zmqtest.NewPublisher(t, fx.pub.Endpoint())
+	second.WaitSubscribed(t)
 	fx.expectItems(t, "connected b101@101 txs=1", fx.feeText(2), "snapshot T0,T1,T2")
 	fx.expectCalls(t, "getblockheader b100", "getblockhash 101", "getblock b101",
 		"getrawmempool", "getrawtransaction T2", "getmempoolentry T2")
@@ -217,13 +218,13 @@ func TestZMQFeedResyncChain(t *testing.T) {
 				Logger: logs.logger()})
 			x101 := zmqChildBlock(fx.chain[100], 101, 7)
 			fx.names.add("X101", x101.BlockHash())
-			fx.node.connect(x101)
-			fx.pub.publishBlock(t, x101, true)
+			fx.node.Connect(x101)
+			fx.pub.PublishBlock(t, x101, true)
 			fx.expectItems(t, "connected X101@101 txs=1")
 
-			fx.node.disconnect()
-			fx.node.connect(fx.chain[101 : 101+tt.gap]...)
-			fx.pub.counters["sequence"] += uint32(1 + tt.gap)
+			fx.node.Disconnect()
+			fx.node.Connect(fx.chain[101 : 101+tt.gap]...)
+			fx.pub.Skip("sequence", uint32(1+tt.gap))
 			fx.announce(t, 1)
 			fx.expectItems(t, tt.wantItems...)
 			fx.expectCalls(t, tt.wantCalls...)
@@ -247,8 +248,8 @@ func TestZMQFeedResyncRetry(t *testing.T) {
 	fx.expectItems(t, fx.feeText(1))
 	fx.expectCalls(t, "getmempoolentry T1")
 
-	fx.node.failNext("getrawmempool", 2)
-	fx.pub.counters["rawtx"]++
+	fx.node.FailNext("getrawmempool", 2)
+	fx.pub.Skip("rawtx", 1)
 	fx.announce(t, 2)
 	fx.expectItems(t, fx.feeText(2), "snapshot T0,T1,T2")
 	fx.expectCalls(t, "getmempoolentry T2",
@@ -274,18 +275,18 @@ func TestZMQFeedResyncKeepsReading(t *testing.T) {
 	fx.expectItems(t, fx.feeText(1))
 	fx.expectCalls(t, "getmempoolentry T1")
 
-	release := fx.node.hold("getrawmempool")
+	release := fx.node.Hold("getrawmempool")
 	defer release()
-	fx.pub.counters["rawtx"]++
+	fx.pub.Skip("rawtx", 1)
 	fx.announce(t, 2)
 	fx.expectItems(t, fx.feeText(2))
 	fx.expectCalls(t, "getmempoolentry T2", "getblockheader b100")
 	waitFor(t, "the resync to wait on the node", func() bool {
-		return slices.Contains(fx.node.heldNow(), "getrawmempool")
+		return slices.Contains(fx.node.HeldNow(), "getrawmempool")
 	})
 
 	for i := 5; i < 10; i++ {
-		fx.pub.publishTx(t, fx.txs[i])
+		fx.pub.PublishTx(t, fx.txs[i])
 	}
 	waitFor(t, "the reader to take 7 transactions", func() bool {
 		return fx.feed.Stats().Received == 7
@@ -343,13 +344,13 @@ func TestZMQFeedFees(t *testing.T) {
 			fx := newRPCFixture(t, actors.ZMQConfig{FeeBatch: tt.batch,
 				FeeWait: 200 * time.Millisecond})
 			for _, i := range tt.inNode {
-				fx.node.addTx(fx.txs[i], fx.fee(i))
+				fx.node.AddTx(fx.txs[i], fx.fee(i))
 			}
-			fx.node.failNext("getmempoolentry", tt.fail)
-			fx.pub.publishTx(t, fx.txs[1])
-			fx.pub.publishRemoved(t, fx.txs[9])
-			fx.pub.publishTx(t, fx.txs[2])
-			fx.pub.publishTx(t, fx.txs[3])
+			fx.node.FailNext("getmempoolentry", tt.fail)
+			fx.pub.PublishTx(t, fx.txs[1])
+			fx.pub.PublishRemoved(t, fx.txs[9])
+			fx.pub.PublishTx(t, fx.txs[2])
+			fx.pub.PublishTx(t, fx.txs[3])
 			fx.expectItems(t, tt.wantItems...)
 			fx.expectCalls(t, tt.wantCalls...)
 			if got := fx.feed.Stats().FeeErrors; got != tt.wantErrs {
@@ -360,4 +361,71 @@ func TestZMQFeedFees(t *testing.T) {
 			fx.expectItems(t, fx.feeText(4))
 		})
 	}
+}
+
+// TestZMQFeedStrayBlock: Bitcoin Core publishes rawblock for the new tip only, so after a
+// reorg to a longer branch the feed receives a block whose parent it never saw. With RPC
+// the block is held back and a resync connects the branch in order; without RPC the block
+// goes on as it is, and the log says that the skipped blocks need --rpc.
+func TestZMQFeedStrayBlock(t *testing.T) {
+	t.Parallel()
+	t.Run("with rpc", func(t *testing.T) {
+		t.Parallel()
+		logs := &zmqLogs{}
+		fx := newRPCFixture(t, actors.ZMQConfig{Logger: logs.logger()})
+		x101 := zmqChildBlock(fx.chain[100], 101, 7)
+		fx.names.add("X101", x101.BlockHash())
+		fx.node.Connect(x101)
+		fx.pub.PublishBlock(t, x101, true)
+		fx.expectItems(t, "connected X101@101 txs=1")
+
+		fx.node.Disconnect()
+		fx.node.Connect(fx.chain[101], fx.chain[102])
+		fx.pub.PublishDisconnected(t, x101)
+		fx.pub.PublishConnected(t, fx.chain[101])
+		fx.pub.PublishConnected(t, fx.chain[102])
+		fx.pub.Publish(t, zmqtest.TopicRawBlock, zmqtest.BlockBytes(fx.chain[102]))
+		fx.expectItems(t, "disconnected X101", "connected b101@101 txs=1",
+			"connected b102@102 txs=1", "snapshot T0")
+		fx.expectCalls(t, "getblockheader b100", "getblockhash 101", "getblock b101",
+			"getblockhash 102", "getblock b102", "getrawmempool")
+
+		fx.node.Connect(fx.chain[103])
+		fx.pub.PublishBlock(t, fx.chain[103], false)
+		// An early block states no height (no BIP34): the lifecycle counts from its tip.
+		fx.expectItems(t, "connected b103@0 txs=1")
+		expectZMQQuiet(t, fx.feed, 150*time.Millisecond, fx.names)
+		if n := fx.node.CallCount(); n != 0 {
+			t.Errorf("%d more calls to the node: %q", n, fx.node.TakeCalls())
+		}
+		if s := fx.feed.Stats(); s.Resyncs != 1 || s.Lost != 0 || s.Disconnected != 1 {
+			t.Errorf("stats %+v, want 1 resync, nothing lost, 1 block disconnected", s)
+		}
+		if got := logs.matching("zmq block does not extend the tip", "resync=asked"); len(
+			got) != 1 {
+			t.Errorf("log lines %q, want one for the stray block", got)
+		}
+	})
+	t.Run("without rpc", func(t *testing.T) {
+		t.Parallel()
+		chain := zmqEarlyChain(t)
+		names := zmqNames{}.add("b100", chain[100].BlockHash()).
+			add("b102", chain[102].BlockHash())
+		logs := &zmqLogs{}
+		pub := zmqtest.NewPublisher(t, "")
+		feed := openZMQFeed(t, pub.Endpoint(), actors.ZMQConfig{Logger: logs.logger()})
+		pub.WaitSubscribed(t)
+
+		pub.PublishBlock(t, chain[100], false)
+		pub.PublishConnected(t, chain[101])
+		pub.PublishBlock(t, chain[102], false)
+		want := []string{"connected b100@0 txs=1", "connected b102@0 txs=1"}
+		if got := takeZMQItems(t, feed, len(want), names); !slices.Equal(got, want) {
+			t.Errorf("items %q, want %q", got, want)
+		}
+		if got := logs.matching("zmq block does not extend the tip",
+			`resync="needs --rpc"`); len(got) != 1 {
+			t.Errorf("log lines %q, want one saying the resync needs --rpc", got)
+		}
+	})
 }

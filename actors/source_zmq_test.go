@@ -1,8 +1,6 @@
 package actors_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,95 +14,12 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/btcsuite/btcd/wire/v2"
-	"github.com/go-zeromq/zmq4"
 
 	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/internal/clock"
+	"github.com/whalecast/whalecast/internal/zmqtest"
 )
-
-// zmqPublisher plays Bitcoin Core's ZMQ notifier on 127.0.0.1: three frames per message,
-// topic, body and a 4-byte little-endian counter per topic.
-type zmqPublisher struct {
-	sock     zmq4.Socket
-	endpoint string
-	counters map[string]uint32
-}
-
-// newZMQPublisher listens on endpoint, "tcp://127.0.0.1:0" for a free port.
-func newZMQPublisher(tb testing.TB, endpoint string) *zmqPublisher {
-	tb.Helper()
-	sock := zmq4.NewPub(context.Background())
-	deadline := time.Now().Add(waitLimit)
-	for {
-		err := sock.Listen(endpoint)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("listen on %s: %v", endpoint, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	p := &zmqPublisher{sock: sock, endpoint: "tcp://" + sock.Addr().String(),
-		counters: make(map[string]uint32)}
-	tb.Cleanup(func() { _ = p.sock.Close() })
-	return p
-}
-
-// waitSubscribed waits until a subscriber asked for the rawtx, rawblock and sequence
-// topics, so that nothing published afterwards is lost to a subscription's late arrival.
-func (p *zmqPublisher) waitSubscribed(tb testing.TB) {
-	tb.Helper()
-	waitFor(tb, "a subscriber to every topic", func() bool {
-		topics := p.sock.(zmq4.Topics).Topics()
-		return slices.Contains(topics, "rawtx") && slices.Contains(topics, "rawblock") &&
-			slices.Contains(topics, "sequence")
-	})
-}
-
-// send publishes raw frames as one message.
-func (p *zmqPublisher) send(tb testing.TB, frames ...[]byte) {
-	tb.Helper()
-	if err := p.sock.SendMulti(zmq4.NewMsgFrom(frames...)); err != nil {
-		tb.Fatalf("publish: %v", err)
-	}
-}
-
-// publish sends body on topic with the topic's next counter.
-func (p *zmqPublisher) publish(tb testing.TB, topic string, body []byte) {
-	tb.Helper()
-	p.sendCounted(tb, topic, body, p.counters[topic])
-}
-
-// sendCounted sends body on topic with counter n; the topic's next counter is n+1.
-func (p *zmqPublisher) sendCounted(tb testing.TB, topic string, body []byte, n uint32) {
-	tb.Helper()
-	p.counters[topic] = n + 1
-	p.send(tb, []byte(topic), body, binary.LittleEndian.AppendUint32(nil, n))
-}
-
-// publishTx announces tx as Bitcoin Core does when it enters the mempool: rawtx, then a
-// sequence "A" with its mempool sequence.
-func (p *zmqPublisher) publishTx(tb testing.TB, tx *wire.MsgTx) {
-	tb.Helper()
-	p.publish(tb, "rawtx", rawTx(tb, tx))
-	hash := tx.TxHash()
-	body := slices.Clone(hash[:])
-	slices.Reverse(body)
-	body = append(body, 'A')
-	body = binary.LittleEndian.AppendUint64(body, uint64(p.counters["sequence"]))
-	p.publish(tb, "sequence", body)
-}
-
-func rawTx(tb testing.TB, tx *wire.MsgTx) []byte {
-	tb.Helper()
-	var buf bytes.Buffer
-	if err := tx.Serialize(&buf); err != nil {
-		tb.Fatalf("serialize %s: %v", tx.TxHash(), err)
-	}
-	return buf.Bytes()
-}
 
 // newTestZMQFeed opens a feed on endpoint with fast backoff; it is closed at cleanup.
 func newTestZMQFeed(tb testing.TB, endpoint string) *actors.ZMQFeed {
@@ -154,8 +69,8 @@ func txids(txs ...*wire.MsgTx) []string {
 func TestZMQSourceBlock277647(t *testing.T) {
 	t.Parallel()
 	txs := block277647Txs(t)
-	pub := newZMQPublisher(t, "tcp://127.0.0.1:0")
-	feed := newTestZMQFeed(t, pub.endpoint)
+	pub := zmqtest.NewPublisher(t, "")
+	feed := newTestZMQFeed(t, pub.Endpoint())
 	sys := newActorSystem(t, nil)
 	stats := actors.NewStats(testStart)
 	det, rec, _ := spawnDetector(t, sys, stats,
@@ -164,14 +79,14 @@ func TestZMQSourceBlock277647(t *testing.T) {
 		clock.Real{}, stats, discardLogger()))
 	t.Cleanup(func() { _ = sys.Root.StopFuture(src).Wait() })
 
-	pub.waitSubscribed(t)
+	pub.WaitSubscribed(t)
 	for _, tx := range txs {
-		pub.publishTx(t, tx)
+		pub.PublishTx(t, tx)
 	}
 	again := slices.IndexFunc(txs, func(tx *wire.MsgTx) bool {
 		return tx.TxHash().String() == block277647Whales[0].txid
 	})
-	pub.publish(t, "rawtx", rawTx(t, txs[again]))
+	pub.Publish(t, "rawtx", zmqtest.TxBytes(txs[again]))
 	waitFor(t, "every transaction at the detector, a repeat and three alerts", func() bool {
 		return stats.TxsReceived.Load() == int64(len(txs)+1) &&
 			stats.DuplicateTxs.Load() >= 1 && len(rec.txids()) >= 3
@@ -199,43 +114,43 @@ func TestZMQFeedFraming(t *testing.T) {
 	txs := block277647Txs(t)[:3]
 	tests := []struct {
 		name        string
-		middle      func(tb testing.TB, p *zmqPublisher)
+		middle      func(tb testing.TB, p *zmqtest.Publisher)
 		wantCorrupt uint64
 		wantLost    uint64
 	}{
-		{"clean", func(testing.TB, *zmqPublisher) {}, 0, 0},
-		{"two frames", func(tb testing.TB, p *zmqPublisher) {
-			p.send(tb, []byte("rawtx"), rawTx(tb, txs[1]))
+		{"clean", func(testing.TB, *zmqtest.Publisher) {}, 0, 0},
+		{"two frames", func(tb testing.TB, p *zmqtest.Publisher) {
+			p.Send(tb, []byte("rawtx"), zmqtest.TxBytes(txs[1]))
 		}, 1, 0},
-		{"four frames", func(tb testing.TB, p *zmqPublisher) {
-			p.send(tb, []byte("rawtx"), rawTx(tb, txs[1]), []byte{0, 0, 0, 0}, nil)
+		{"four frames", func(tb testing.TB, p *zmqtest.Publisher) {
+			p.Send(tb, []byte("rawtx"), zmqtest.TxBytes(txs[1]), []byte{0, 0, 0, 0}, nil)
 		}, 1, 0},
-		{"three-byte counter", func(tb testing.TB, p *zmqPublisher) {
-			p.send(tb, []byte("rawtx"), rawTx(tb, txs[1]), []byte{1, 0, 0})
+		{"three-byte counter", func(tb testing.TB, p *zmqtest.Publisher) {
+			p.Send(tb, []byte("rawtx"), zmqtest.TxBytes(txs[1]), []byte{1, 0, 0})
 		}, 1, 0},
-		{"undecodable transaction", func(tb testing.TB, p *zmqPublisher) {
-			p.publish(tb, "rawtx", []byte{1, 0, 0, 0, 0xff})
+		{"undecodable transaction", func(tb testing.TB, p *zmqtest.Publisher) {
+			p.Publish(tb, "rawtx", []byte{1, 0, 0, 0, 0xff})
 		}, 1, 0},
-		{"short sequence body", func(tb testing.TB, p *zmqPublisher) {
-			p.publish(tb, "sequence", []byte("A"))
+		{"short sequence body", func(tb testing.TB, p *zmqtest.Publisher) {
+			p.Publish(tb, "sequence", []byte("A"))
 		}, 1, 0},
-		{"rawtx counter gap", func(tb testing.TB, p *zmqPublisher) {
-			p.counters["rawtx"] += 5
+		{"rawtx counter gap", func(tb testing.TB, p *zmqtest.Publisher) {
+			p.Skip("rawtx", 5)
 		}, 0, 5},
-		{"sequence counter gap", func(tb testing.TB, p *zmqPublisher) {
-			p.counters["sequence"] += 2
+		{"sequence counter gap", func(tb testing.TB, p *zmqtest.Publisher) {
+			p.Skip("sequence", 2)
 		}, 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := newZMQPublisher(t, "tcp://127.0.0.1:0")
-			feed := newTestZMQFeed(t, pub.endpoint)
-			pub.waitSubscribed(t)
+			pub := zmqtest.NewPublisher(t, "")
+			feed := newTestZMQFeed(t, pub.Endpoint())
+			pub.WaitSubscribed(t)
 
-			pub.publishTx(t, txs[0])
+			pub.PublishTx(t, txs[0])
 			tt.middle(t, pub)
-			pub.publishTx(t, txs[2])
+			pub.PublishTx(t, txs[2])
 			gotTxs, wantTxs := nextTxids(t, feed, 2), txids(txs[0], txs[2])
 			if !slices.Equal(gotTxs, wantTxs) {
 				t.Errorf("transactions %v, want %v", gotTxs, wantTxs)
@@ -259,20 +174,20 @@ func TestZMQFeedFraming(t *testing.T) {
 func TestZMQFeedPublisherRestart(t *testing.T) {
 	t.Parallel()
 	txs := block277647Txs(t)[:2]
-	first := newZMQPublisher(t, "tcp://127.0.0.1:0")
-	feed := newTestZMQFeed(t, first.endpoint)
-	first.waitSubscribed(t)
-	first.publishTx(t, txs[0])
+	first := zmqtest.NewPublisher(t, "")
+	feed := newTestZMQFeed(t, first.Endpoint())
+	first.WaitSubscribed(t)
+	first.PublishTx(t, txs[0])
 	if got, want := nextTxids(t, feed, 1), txids(txs[0]); !slices.Equal(got, want) {
 		t.Fatalf("before the restart: %v, want %v", got, want)
 	}
 
-	if err := first.sock.Close(); err != nil {
+	if err := first.Close(); err != nil {
 		t.Fatalf("close the first publisher: %v", err)
 	}
-	second := newZMQPublisher(t, first.endpoint)
-	second.waitSubscribed(t)
-	second.publishTx(t, txs[1])
+	second := zmqtest.NewPublisher(t, first.Endpoint())
+	second.WaitSubscribed(t)
+	second.PublishTx(t, txs[1])
 	if got, want := nextTxids(t, feed, 1), txids(txs[1]); !slices.Equal(got, want) {
 		t.Fatalf("after the restart: %v, want %v", got, want)
 	}
@@ -285,9 +200,9 @@ func TestZMQFeedPublisherRestart(t *testing.T) {
 // stops backing off and Next reports io.EOF.
 func TestZMQFeedClose(t *testing.T) {
 	t.Parallel()
-	pub := newZMQPublisher(t, "tcp://127.0.0.1:0")
-	endpoint := pub.endpoint
-	if err := pub.sock.Close(); err != nil {
+	pub := zmqtest.NewPublisher(t, "")
+	endpoint := pub.Endpoint()
+	if err := pub.Close(); err != nil {
 		t.Fatalf("close publisher: %v", err)
 	}
 	feed := newTestZMQFeed(t, endpoint)

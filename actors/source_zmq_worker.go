@@ -32,6 +32,9 @@ type zmqWorker struct {
 	// reader's seen count when the last successful resync (or the baseline) began.
 	baselined bool
 	covered   uint64
+	// stray is set when a live block did not extend the last block passed on: the next
+	// resync must run, and connects it after the blocks Bitcoin Core did not publish.
+	stray bool
 	// syncTimer fires when a resync is due (after ResyncDelay, or after a backoff when the
 	// last one failed); syncC is nil when none is.
 	syncTimer *time.Timer
@@ -87,11 +90,14 @@ func (f *ZMQFeed) runWorker() {
 func (w *zmqWorker) take(it zmqItem) {
 	w.taken = it.arrival
 	p := pendingItem{zmqItem: it}
-	if it.Event == nil {
+	switch {
+	case it.Event == nil:
 		p.txid = it.Msg.TxHash()
 		p.lookup = w.rpc != nil && !w.recent.has(p.txid)
 		w.recent.add(p.txid)
-	} else {
+	case w.strays(it.Event):
+		return
+	default:
 		w.chain.follow(it.Event)
 	}
 	w.batch = append(w.batch, p)
@@ -106,6 +112,34 @@ func (w *zmqWorker) take(it zmqItem) {
 	if w.lookups == 0 || w.lookups >= w.f.cfg.FeeBatch {
 		w.flush()
 	}
+}
+
+// strays reports whether ev is a connected block that does not extend the last block
+// passed on, to be left to a resync, which it asks for. Bitcoin Core publishes rawblock
+// for the new tip only: after a reorg to a longer branch, the blocks below the tip come
+// on the sequence topic alone ("C"), without their bodies, and the resync fetches them.
+// Without RPC the block goes on as it is, and the blocks it skips are not seen.
+func (w *zmqWorker) strays(ev *ChainEvent) bool {
+	if ev.Kind != BlockConnected || ev.Block == nil || w.chain.empty() ||
+		ev.Block.Header.PrevBlock == w.chain.tip().hash || w.chain.index(ev.Hash) >= 0 {
+		return false
+	}
+
+	held, resync := false, "needs --rpc"
+	switch {
+	case w.rpc != nil && w.baselined:
+		held, resync = true, "asked"
+		w.stray = true
+		w.schedule(w.f.cfg.ResyncDelay)
+	case w.rpc != nil:
+		resync = "baseline pending"
+	}
+	if w.limits.allow("stray block") {
+		w.f.log.Warn("zmq block does not extend the tip", "block", ev.Hash.String(),
+			"parent", ev.Block.Header.PrevBlock.String(), "tip", w.chain.tip().hash.String(),
+			"resync", resync)
+	}
+	return held
 }
 
 // flush looks up the fees the batch waits for, in one call, and passes the batch on.
