@@ -23,6 +23,12 @@ const (
 	DefaultMaxTracked   = 100_000
 )
 
+// MaxTrackedInputs bounds the inputs of one alert whose outpoints the lifecycle indexes (and
+// stores with each of its records): a replacement or a double spend that conflicts only
+// through a later input of a larger transaction is not seen. Real transactions rarely have
+// more; the bound keeps one alert's memory and stored state small (about 70 KB).
+const MaxTrackedInputs = 1000
+
 // LifecycleConfig tunes the lifecycle of alerts. The zero value of each field picks its
 // default.
 type LifecycleConfig struct {
@@ -98,6 +104,11 @@ type Lifecycle struct {
 	order   uint64
 	blocks  map[string]int64 // hashes of recently connected blocks -> height
 	recent  []string         // the same hashes in connection order, bounded
+	// queue holds the followed txids in tracking order, for evicting the oldest; it may
+	// hold txids already forgotten, skipped when met. queueSorted is false after a
+	// restore, whose states come in any order.
+	queue       []string
+	queueSorted bool
 }
 
 // maxRecentBlocks bounds the connected block hashes remembered to ignore a block seen twice.
@@ -134,7 +145,7 @@ func (l *Lifecycle) Track(a alert.Alert, tx *wire.MsgTx) ([]byte, bool) {
 	l.order++
 	t := &tracked{TxID: a.TxID, Detector: a.Detector, ValueSat: a.ValueSat,
 		Status: alert.StatusMempool, Changed: l.tip, Order: l.order}
-	for _, in := range tx.TxIn {
+	for _, in := range tx.TxIn[:min(len(tx.TxIn), MaxTrackedInputs)] {
 		t.Spends = append(t.Spends, in.PreviousOutPoint.String())
 	}
 	l.add(t)
@@ -152,6 +163,7 @@ func (l *Lifecycle) Restore(state []byte) error {
 	}
 	l.order = max(l.order, t.Order)
 	l.tip = max(l.tip, t.Changed, t.Height)
+	l.queueSorted = false
 	l.add(&t)
 	return nil
 }
@@ -162,6 +174,15 @@ func (l *Lifecycle) add(t *tracked) {
 		l.evictOldest()
 	}
 	l.txs[t.TxID] = t
+	if len(l.queue) > 2*len(l.txs)+1024 {
+		// Most of the queue was forgotten (settled): keep it proportional to what is
+		// followed.
+		l.queue = slices.DeleteFunc(l.queue, func(id string) bool {
+			_, ok := l.txs[id]
+			return !ok
+		})
+	}
+	l.queue = append(l.queue, t.TxID)
 	for _, s := range t.Spends {
 		if op, err := parseOutPoint(s); err == nil {
 			l.spends[op] = t.TxID
@@ -169,16 +190,31 @@ func (l *Lifecycle) add(t *tracked) {
 	}
 }
 
+// evictOldest forgets the alert followed longest. Restored states may come in any order, so
+// the queue is sorted once when the first eviction needs it.
 func (l *Lifecycle) evictOldest() {
-	var oldest *tracked
-	for _, t := range l.txs {
-		if oldest == nil || t.Order < oldest.Order {
-			oldest = t
+	if !l.queueSorted {
+		slices.SortFunc(l.queue, func(a, b string) int {
+			return cmp.Compare(l.orderOf(a), l.orderOf(b))
+		})
+		l.queueSorted = true
+	}
+	for len(l.queue) > 0 {
+		txid := l.queue[0]
+		l.queue = l.queue[1:]
+		if t, ok := l.txs[txid]; ok {
+			l.remove(t)
+			return
 		}
 	}
-	if oldest != nil {
-		l.remove(oldest)
+}
+
+// orderOf returns the tracking order of a followed txid; forgotten ones sort first.
+func (l *Lifecycle) orderOf(txid string) uint64 {
+	if t, ok := l.txs[txid]; ok {
+		return t.Order
 	}
+	return 0
 }
 
 func (l *Lifecycle) remove(t *tracked) {
@@ -304,6 +340,12 @@ func (l *Lifecycle) Connect(b *wire.MsgBlock, hash chainhash.Hash, height int64,
 		}
 	}
 	return append(out, l.settle(now)...)
+}
+
+// Connected reports whether the block is among the recently connected ones.
+func (l *Lifecycle) Connected(hash chainhash.Hash) bool {
+	_, ok := l.blocks[hash.String()]
+	return ok
 }
 
 // Disconnect handles the best block leaving the chain: alerts it confirmed, or whose

@@ -2,6 +2,10 @@ package actors_test
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -296,5 +300,68 @@ func TestLifecycleBoundsTracked(t *testing.T) {
 		if want := i >= 2; ok != want {
 			t.Errorf("alert %d tracked = %v, want %v (the oldest go first)", i, ok, want)
 		}
+	}
+}
+
+func TestLifecycleBoundsInputs(t *testing.T) {
+	big := wire.NewMsgTx(2)
+	for i := range actors.MaxTrackedInputs + 500 {
+		big.AddTxIn(&wire.TxIn{PreviousOutPoint: wire.OutPoint{Index: uint32(i)}})
+	}
+	big.AddTxOut(wire.NewTxOut(300*alert.SatPerBTC, []byte{0x51}))
+	l := actors.NewLifecycle(actors.LifecycleConfig{})
+	state, ok := l.Track(alert.Alert{TxID: big.TxHash().String()}, big)
+	if !ok {
+		t.Fatal("Track refused a new alert")
+	}
+	var decoded struct {
+		Spends []string `json:"spends"`
+	}
+	if err := json.Unmarshal(state, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if len(decoded.Spends) != actors.MaxTrackedInputs {
+		t.Errorf("state holds %d outpoints, want the bound %d", len(decoded.Spends),
+			actors.MaxTrackedInputs)
+	}
+	if len(state) > 100_000 {
+		t.Errorf("state of %d bytes, want it well under the store's 1 MiB bound", len(state))
+	}
+}
+
+// TestReplaySkipsABlockListedTwice replays a file holding the same block twice, as overlapping
+// globs would: the second copy is neither a reorg nor a new block.
+func TestReplaySkipsABlockListedTwice(t *testing.T) {
+	block, _ := realBlock(t)
+	line := chaintest.Hex(t, block)
+	path := filepath.Join(t.TempDir(), "twice.hex")
+	if err := os.WriteFile(path, []byte(line+"\n"+line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	feed, err := actors.NewReplayFeed(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	events := map[actors.EventKind]int{}
+	txs := 0
+	for range 1000 {
+		item, err := feed.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if item.Event != nil {
+			events[item.Event.Kind]++
+		} else {
+			txs++
+		}
+	}
+	if txs != len(block.Transactions)-1 || events[actors.BlockConnected] != 1 ||
+		events[actors.BlockDisconnected] != 0 {
+		t.Errorf("replay gave %d txs and events %v, want %d txs and one connection",
+			txs, events, len(block.Transactions)-1)
 	}
 }

@@ -82,6 +82,10 @@ func (f *replayFeed) Next() (FeedTx, error) {
 // queueBlock queues the disconnections a fork needs, the block's transactions and then its
 // connection.
 func (f *replayFeed) queueBlock(b *wire.MsgBlock, hash chainhash.Hash) {
+	if f.chain.has(hash) {
+		// Listed twice (a file given twice, overlapping globs): it is on the chain already.
+		return
+	}
 	for _, gone := range f.chain.forkTo(b.Header.PrevBlock) {
 		f.queue = append(f.queue, FeedTx{Event: &ChainEvent{Kind: BlockDisconnected,
 			Hash: gone}})
@@ -129,6 +133,11 @@ func (c *replayChain) forkTo(prev chainhash.Hash) []chainhash.Hash {
 		}
 	}
 	return nil
+}
+
+// has reports whether the block is on the remembered chain.
+func (c *replayChain) has(hash chainhash.Hash) bool {
+	return slices.ContainsFunc(c.blocks, func(l chainLink) bool { return l.hash == hash })
 }
 
 // connect records a block as the new tip and returns its height: stated in its coinbase

@@ -67,7 +67,18 @@ func guardedEndpoint(endpoint string) string {
 // byte, a size (one byte, or eight big-endian when the long flag is set) and the body.
 const (
 	zmtpGreetingLen = 64
+	zmtpFlagMore    = 0x01
 	zmtpFlagLong    = 0x02
+	zmtpFlagCommand = 0x04
+)
+
+// Bitcoin Core's messages are three frames (topic, body, counter). A message that breaks the
+// framing but stays small is read whole and skipped as corrupt; one that never ends (every
+// frame flagged "more") would pile up frames under the per-frame cap, so a message is also
+// bounded in frames and, with zmqMessageSlack for the two small frames, in bytes.
+const (
+	maxZMQFrames    = 64
+	zmqMessageSlack = 4096
 )
 
 // errZMQFrameTooLarge ends a connection whose peer announced a frame over the cap.
@@ -81,7 +92,10 @@ type zmtpLimit struct {
 	greeting int    // greeting bytes still to come
 	sizeLeft int    // size bytes still to come of the current header
 	size     uint64 // the size read so far
+	flags    byte   // the current frame's flags
 	body     uint64 // body bytes still to come of the current frame
+	frames   int    // frames of the current message so far
+	msgBytes uint64 // body bytes of the current message so far
 	err      error
 	// onOversize, if set, is called once when a frame over the cap ends the connection.
 	onOversize func()
@@ -102,6 +116,24 @@ func (c *zmtpLimit) Read(p []byte) (int, error) {
 		return 0, serr
 	}
 	return n, err
+}
+
+// countFrame adds the frame whose header was just read to its message and checks the
+// message's bounds. Command frames (the handshake) belong to no message.
+func (c *zmtpLimit) countFrame() error {
+	if c.flags&zmtpFlagCommand != 0 {
+		return nil
+	}
+	c.frames++
+	c.msgBytes += c.size
+	if c.frames > maxZMQFrames || c.msgBytes > c.max+zmqMessageSlack {
+		return fmt.Errorf("%w: a message of %d frames and %d bytes so far, cap %d and %d",
+			errZMQFrameTooLarge, c.frames, c.msgBytes, maxZMQFrames, c.max+zmqMessageSlack)
+	}
+	if c.flags&zmtpFlagMore == 0 {
+		c.frames, c.msgBytes = 0, 0
+	}
+	return nil
 }
 
 // scan advances the framing state over b.
@@ -127,8 +159,12 @@ func (c *zmtpLimit) scan(b []byte) error {
 				return fmt.Errorf("%w: %d bytes announced, cap %d", errZMQFrameTooLarge,
 					c.size, c.max)
 			}
+			if err := c.countFrame(); err != nil {
+				return err
+			}
 			c.body, c.size = c.size, 0
 		default:
+			c.flags = b[0]
 			c.sizeLeft = 1
 			if b[0]&zmtpFlagLong != 0 {
 				c.sizeLeft = 8

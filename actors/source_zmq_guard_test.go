@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"slices"
 	"testing"
 )
 
@@ -44,6 +45,18 @@ func TestZMTPLimit(t *testing.T) {
 			zmtpFrame(0, 1<<62, true)), true},
 		{"a greeting-sized body is not a greeting", zmtpStream(zmtpFrame(0, 64, false),
 			zmtpFrame(0, limit+1, true)), true},
+		{"three-frame messages, one after another", zmtpStream(zmtpFrame(1, 5, false),
+			zmtpFrame(1, limit, true), zmtpFrame(0, 4, false), zmtpFrame(1, 5, false),
+			zmtpFrame(1, limit, true), zmtpFrame(0, 4, false)), false},
+		{"too many frames in one message", zmtpStream(append(slices.Repeat(
+			[][]byte{zmtpFrame(1, 5, false)}, maxZMQFrames), zmtpFrame(0, 4, false))...),
+			true},
+		{"frames adding up past the cap in one message", zmtpStream(zmtpFrame(1, limit, true),
+			zmtpFrame(1, limit, true), zmtpFrame(1, limit, true), zmtpFrame(1, limit, true),
+			zmtpFrame(1, limit, true), zmtpFrame(0, limit, true)), true},
+		{"commands between messages do not count", zmtpStream(zmtpFrame(4, 25, false),
+			zmtpFrame(1, 5, false), zmtpFrame(4, 25, false), zmtpFrame(1, 5, false),
+			zmtpFrame(0, 4, false)), false},
 	}
 	for _, tt := range tests {
 		for _, chunk := range []int{1, 3, 64, 4096} {

@@ -26,6 +26,9 @@ func (w *zmqWorker) schedule(d time.Duration) {
 	w.syncC = w.syncTimer.C
 }
 
+// maxResyncTime bounds one baseline or resync, all its RPC calls together.
+const maxResyncTime = 60 * time.Second
+
 // sync reads the baseline (on the first connection) or resyncs, unless a resync that began
 // after the last request already covers it and no stray block waits for one. It first
 // passes on what the reader queued so far. A failure is counted, logged and retried after
@@ -39,7 +42,10 @@ func (w *zmqWorker) sync() {
 		return
 	}
 
-	ctx := w.f.ctx
+	// A slow node holds the live feed while a resync runs: bound the whole of it, and go
+	// back to live messages (retrying later) rather than wait on the node for ever.
+	ctx, cancel := context.WithTimeout(w.f.ctx, maxResyncTime)
+	defer cancel()
 	var err error
 	if w.baselined {
 		err = w.resync(ctx)
@@ -50,7 +56,7 @@ func (w *zmqWorker) sync() {
 		w.covered, w.backoff, w.stray = mark, w.f.cfg.MinBackoff, false
 		return
 	}
-	if ctx.Err() != nil {
+	if w.f.ctx.Err() != nil {
 		return
 	}
 

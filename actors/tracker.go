@@ -23,6 +23,10 @@ type TrackerConfig struct {
 	States func(fn func(txid string, state []byte) error) error
 	// Outcomes receives a *Settled for every alert whose outcome is final; nil for none.
 	Outcomes *actor.PID
+	// AlertSeq looks a txid up in the store's index (persistence.Store.AlertSeq), so that
+	// an alert raised again after a restart, whose outcome settled before it, is not
+	// followed a second time; nil skips the check.
+	AlertSeq func(txid string) (uint64, bool, error)
 }
 
 // Settled reports the final outcome of an alert, K blocks after it was decided.
@@ -124,7 +128,7 @@ func (t *tracker) observe(ctx actor.Context, m *Observed) {
 	for _, c := range changes {
 		records = append(records, recordOf(c))
 	}
-	if m.Alert != nil {
+	if m.Alert != nil && !t.storedBefore(m.Alert.TxID) {
 		if state, ok := t.lc.Track(*m.Alert, m.Msg); ok {
 			records = append(records, alert.Record{Alert: m.Alert, State: state})
 		} else {
@@ -133,6 +137,29 @@ func (t *tracker) observe(ctx actor.Context, m *Observed) {
 	}
 	t.send(ctx, records, m.AckTo)
 	t.settled(ctx, changes)
+}
+
+// storedBefore reports whether an alert not followed now was stored by an earlier run (its
+// outcome settled, so the lifecycle forgot it): raising it again would only be skipped by the
+// store, and following it again would send updates after its final one. A failed lookup
+// counts as new: the alert goes to the store, which skips a repeat itself; at worst a
+// repeat is followed again.
+func (t *tracker) storedBefore(txid string) bool {
+	if t.cfg.AlertSeq == nil {
+		return false
+	}
+	if _, followed := t.lc.Status(txid); followed {
+		return false
+	}
+	_, ok, err := t.cfg.AlertSeq(txid)
+	if err != nil {
+		t.log.Error("tracker: txid lookup failed", "txid", txid, "err", err)
+		return false
+	}
+	if ok {
+		t.stats.DuplicateTxs.Add(1)
+	}
+	return ok
 }
 
 func (t *tracker) onEvent(ctx actor.Context, e *ChainEvent) {
@@ -146,9 +173,14 @@ func (t *tracker) onEvent(ctx actor.Context, e *ChainEvent) {
 		t.stats.BlocksConnected.Add(1)
 		changes = t.lc.Connect(e.Block, e.Hash, e.Height, now)
 	case BlockDisconnected:
-		t.stats.BlocksDisconnected.Add(1)
-		t.log.Warn("block disconnected", "block", e.Hash.String())
+		known := t.lc.Connected(e.Hash)
 		changes = t.lc.Disconnect(e.Hash, now)
+		if known || len(changes) > 0 {
+			// A disconnection of a block never seen (a node's noise, or an old one) is
+			// neither counted nor logged: a flood of them must not flood the log.
+			t.stats.BlocksDisconnected.Add(1)
+			t.log.Warn("block disconnected", "block", e.Hash.String(), "updates", len(changes))
+		}
 	case TxRemoved:
 		t.lc.Removed(e.TxID, now)
 	case MempoolSnapshot:

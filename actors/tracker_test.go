@@ -18,7 +18,8 @@ import (
 func spawnTracker(tb testing.TB, e *engine) *actor.PID {
 	tb.Helper()
 	pid := e.sys.Root.Spawn(actors.NewTrackerProps(actors.TrackerConfig{
-		States: e.mem.States,
+		States:   e.mem.States,
+		AlertSeq: e.mem.AlertSeq,
 	}, e.store, e.clock, e.stats, e.log))
 	tb.Cleanup(func() { _ = e.sys.Root.StopFuture(pid).Wait() })
 	return pid
@@ -147,5 +148,47 @@ func TestTrackerReplacementAfterGraceAndRestart(t *testing.T) {
 		ReplacedBy: rbf.TxHash().String()}
 	if frames[1].Seq != 2 || got != want {
 		t.Errorf("update seq %d: %+v\nwant seq 2: %+v", frames[1].Seq, got, want)
+	}
+}
+
+// TestTrackerSettledStaysSettledAfterRestart raises an alert again after a restart, once its
+// outcome settled: it must not be followed again (no update after the final one).
+func TestTrackerSettledStaysSettledAfterRestart(t *testing.T) {
+	t.Parallel()
+	block, hash := realBlock(t)
+	height, _ := bitcoin.CoinbaseHeight(block)
+	whaleTx := biggest(block)
+
+	e := newEngine(t, engineConfig{})
+	rec, recPID := spawnRecorder(t, e.sys)
+	settle := func(tracker *actor.PID) {
+		observeWhale(e, tracker, recPID, whaleTx, true)
+		e.sys.Root.Send(tracker, &actors.ChainEvent{Kind: actors.BlockConnected,
+			Block: block, Hash: hash, Height: height, AckTo: recPID})
+		prev := hash
+		for i := range actors.DefaultSettleBlocks - 1 {
+			b, h := blockWith(prev, height+1+int64(i))
+			e.sys.Root.Send(tracker, &actors.ChainEvent{Kind: actors.BlockConnected,
+				Block: b, Hash: h, AckTo: recPID})
+			prev = h
+		}
+	}
+
+	first := spawnTracker(t, e)
+	settle(first)
+	rec.waitAcked(t, 1+actors.DefaultSettleBlocks)
+	_ = e.sys.Root.StopFuture(first).Wait()
+	if last := e.mem.LastSeq(); last != 3 {
+		t.Fatalf("first run stored %d records, want the alert, its confirmation and final", last)
+	}
+
+	second := spawnTracker(t, e)
+	settle(second)
+	rec.waitAcked(t, 2*(1+actors.DefaultSettleBlocks))
+	if last := e.mem.LastSeq(); last != 3 {
+		t.Errorf("after the restart the store holds %d records, want still 3", last)
+	}
+	if n := e.stats.Tracked.Load(); n != 0 {
+		t.Errorf("the restarted tracker follows %d alerts, want 0", n)
 	}
 }

@@ -84,3 +84,22 @@ func (s *Badger) statePage(seek []byte) (page []stateEntry, more bool, err error
 	}
 	return page, more, nil
 }
+
+// AlertSeq implements Store.
+func (s *Badger) AlertSeq(txid string) (seq uint64, ok bool, err error) {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+
+	if err := s.readable(); err != nil {
+		return 0, false, fmt.Errorf("persistence: alert seq of %s: %w", txid, err)
+	}
+	defer s.recoverRead(&err)
+	err = s.db.View(func(txn *badger.Txn) error {
+		seq, ok, err = lookupTxID(txn, txid)
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("persistence: alert seq of %s: %w", txid, err)
+	}
+	return seq, ok, nil
+}

@@ -74,6 +74,20 @@ func (m *Memory) Append(batch []alert.Record) ([]alert.Stored, error) {
 	return out, nil
 }
 
+// AlertSeq implements Store.
+func (m *Memory) AlertSeq(txid string) (uint64, bool, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+
+	if m.failed != nil {
+		return 0, false, fmt.Errorf("persistence: alert seq of %s: %w", txid, m.failed)
+	}
+	if m.closed {
+		return 0, false, fmt.Errorf("persistence: alert seq of %s: %w", txid, ErrClosed)
+	}
+	return m.lookupTxID(txid)
+}
+
 // lookupTxID is the indexLookup of Memory; it never fails. Caller holds mu.
 func (m *Memory) lookupTxID(txid string) (uint64, bool, error) {
 	seq, ok := m.byTxID[txid]

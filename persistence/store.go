@@ -64,6 +64,10 @@ type Store interface {
 	// Range on a failed or closed store.
 	States(fn func(txid string, state []byte) error) error
 
+	// AlertSeq returns the seq of the stored alert of txid, if the txid index holds one
+	// (test alerts never enter it; an alert past retention has left it).
+	AlertSeq(txid string) (seq uint64, ok bool, err error)
+
 	// LastSeq returns the highest seq ever assigned (it survives retention expiry and
 	// restarts).
 	LastSeq() uint64

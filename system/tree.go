@@ -138,6 +138,7 @@ func (r *rootActor) spawn(ctx actor.Context) {
 		Lifecycle: tc.cfg.Lifecycle(),
 		States:    tc.store.States,
 		Outcomes:  t.monitor,
+		AlertSeq:  tc.store.AlertSeq,
 	}, t.store, tc.clock, tc.stats, tc.log.With("actor", "tracker")), "tracker")
 	t.detector = named(actors.NewDetectorProps(tc.rules, t.tracker, tc.stats,
 		tc.log.With("actor", "detector")), "detector")

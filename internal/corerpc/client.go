@@ -3,6 +3,7 @@ package corerpc
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -202,11 +203,32 @@ func (c *Client) exchange(ctx context.Context, method string, body []byte) ([]by
 		return nil, fmt.Errorf("corerpc: %s: %w (http status %d)", method, ErrUnauthorized,
 			status)
 	}
+	// A node (or a proxy in front of it) may echo the request: nothing of it that could
+	// hold our credentials goes into an error, and so into a log.
+	data = scrub(data, c.creds.Load(), used)
 	var resp response
 	if json.Unmarshal(data, &resp) == nil && resp.Error != nil {
 		return nil, resp.err(method)
 	}
 	return nil, &StatusError{Method: method, Status: status, Body: clip(string(data))}
+}
+
+// redactedText replaces a credential found in a node's answer.
+const redactedText = "[redacted]"
+
+// scrub returns data with every password of creds, and every basic-auth token made of them,
+// replaced by redactedText.
+func scrub(data []byte, creds ...*credentials) []byte {
+	for _, c := range creds {
+		if c == nil || c.password == "" {
+			continue
+		}
+		token := base64.StdEncoding.EncodeToString([]byte(c.user + ":" + c.password))
+		for _, secret := range []string{token, c.password} {
+			data = bytes.ReplaceAll(data, []byte(secret), []byte(redactedText))
+		}
+	}
+	return data
 }
 
 // post makes one HTTP exchange with creds and returns the status and the body, read up to

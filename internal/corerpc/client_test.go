@@ -435,3 +435,54 @@ func TestCookieRotationConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestEchoedCredentialsScrubbed has the node echo the request's Authorization header in its
+// error bodies: no error may carry the password or the basic-auth token made of it.
+func TestEchoedCredentialsScrubbed(t *testing.T) {
+	echo := func(code int, asRPC bool) func(http.ResponseWriter, *http.Request,
+		[]byte) bool {
+		return func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+			auth := r.Header.Get("Authorization")
+			user, pass, _ := r.BasicAuth()
+			text := "echo: Authorization: " + auth + " user=" + user + " pass=" + pass
+			w.WriteHeader(code)
+			if asRPC {
+				b, _ := json.Marshal(map[string]any{"result": nil, "id": 1,
+					"error": map[string]any{"code": -1, "message": text}})
+				_, _ = w.Write(b)
+				return true
+			}
+			_, _ = w.Write([]byte(text))
+			return true
+		}
+	}
+	tests := []struct {
+		name  string
+		code  int
+		asRPC bool
+	}{
+		{"plain body", http.StatusBadGateway, false},
+		{"json-rpc error message", http.StatusInternalServerError, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			node := newFakeNode(t)
+			node.override = echo(tt.code, tt.asRPC)
+			c := node.client(t, Config{})
+			_, err := c.BestBlockHash(testCtx(t))
+			if err == nil {
+				t.Fatal("an echoing node's error answer gave no error")
+			}
+			node.mu.Lock()
+			pass := node.password
+			node.mu.Unlock()
+			if strings.Contains(err.Error(), pass) || strings.Contains(err.Error(), "Basic ") &&
+				!strings.Contains(err.Error(), "Basic [redacted]") {
+				t.Errorf("error %q carries the credentials", err)
+			}
+			if !strings.Contains(err.Error(), "[redacted]") {
+				t.Errorf("error %q: want the echoed secrets replaced by [redacted]", err)
+			}
+		})
+	}
+}

@@ -89,6 +89,7 @@ func RunContract(t *testing.T, open func(t *testing.T) persistence.Store) {
 		{"StatesBelongToCaller", testStateOwnership},
 		{"StatesStopsOnError", testStatesStop},
 		{"StatesCallbackMayWrite", testStatesReentrant},
+		{"AlertSeqLooksUpTheIndex", testAlertSeqLookup},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
@@ -478,4 +479,34 @@ func txidsOf(t testing.TB, stored []alert.Stored) string {
 		ids[i] = a.TxID
 	}
 	return strings.Join(ids, ",")
+}
+
+func testAlertSeqLookup(t *testing.T, s persistence.Store) {
+	a := alert.Alert{TxID: "aa", ValueSat: 1, Detector: "large_value"}
+	test := alert.Alert{TxID: "bb", Test: true, Detector: "test"}
+	if _, err := s.Append(alert.AlertRecords([]alert.Alert{test, a})); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		txid   string
+		want   uint64
+		wantOK bool
+	}{
+		{"aa", 2, true},
+		{"bb", 0, false}, // test alerts never enter the index
+		{"cc", 0, false},
+	}
+	for _, tt := range tests {
+		seq, ok, err := s.AlertSeq(tt.txid)
+		if err != nil || seq != tt.want || ok != tt.wantOK {
+			t.Errorf("AlertSeq(%q) = %d, %v, %v; want %d, %v, nil", tt.txid, seq, ok, err,
+				tt.want, tt.wantOK)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.AlertSeq("aa"); !errors.Is(err, persistence.ErrClosed) {
+		t.Errorf("AlertSeq after Close = %v, want ErrClosed", err)
+	}
 }
