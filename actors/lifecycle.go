@@ -32,8 +32,9 @@ const MaxTrackedInputs = 1000
 // LifecycleConfig tunes the lifecycle of alerts. The zero value of each field picks its
 // default.
 type LifecycleConfig struct {
-	// SettleBlocks is K: an alert's outcome is final K blocks after it was mined (or after
-	// it was replaced, conflicted or dropped); the engine then stops following it.
+	// SettleBlocks is K: an alert's outcome is final once the block that decided it
+	// (mining it, or mining a conflict) has K confirmations, or K blocks after a mempool
+	// verdict (replaced, dropped); the engine then stops following it.
 	SettleBlocks int64
 	// RemovalGrace is how long a transaction that left the mempool, or whose inputs another
 	// mempool transaction spends, waits for the block that would explain it: a mined
@@ -391,8 +392,10 @@ func (l *Lifecycle) Tick(now time.Time) []Change {
 func (l *Lifecycle) settle(now time.Time) []Change {
 	var out []Change
 	for _, t := range l.sorted() {
+		// A block decided it (confirmed, conflicted): final at K confirmations of that
+		// block. The mempool decided it (replaced, dropped): final K blocks later.
 		since := t.Changed
-		if t.Status == alert.StatusConfirmed {
+		if t.Status == alert.StatusConfirmed || t.Status == alert.StatusConflicted {
 			since = t.Height - 1
 		}
 		switch t.Status {

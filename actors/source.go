@@ -171,7 +171,7 @@ func (s *source) sendNext(ctx actor.Context) bool {
 		return false
 	case errors.Is(err, io.EOF):
 		s.done = true
-		s.log.Info("source finished", "txs", s.sent)
+		s.log.Info("source finished", "items", s.sent)
 		return false
 	case err != nil:
 		s.stats.SourceErrors.Add(1)

@@ -51,6 +51,19 @@ type SimConfig struct {
 	// TxPerBlock is how many simulated transactions come between two blocks (default
 	// DefaultSimTxPerBlock); negative is refused. Replacements are not counted.
 	TxPerBlock int
+	// StartHeight is the height of the first block (default SimStartHeight). The engine
+	// passes one that grows with the wall clock (SimHeightAt), so that a restarted engine's
+	// chain goes on above the blocks of its previous run.
+	StartHeight int64
+}
+
+// simEpoch is when the simulated chain stood at SimStartHeight, for SimHeightAt.
+var simEpoch = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// SimHeightAt returns the simulated chain's height at now: SimStartHeight at 2025-06-01,
+// then one block a minute, the simulator's pace at its default rate.
+func SimHeightAt(now time.Time) int64 {
+	return SimStartHeight + max(int64(now.Sub(simEpoch)/time.Minute), 0)
 }
 
 // simFate is what becomes of a simulated transaction.
@@ -115,6 +128,9 @@ func NewSimFeed(cfg SimConfig) (Feed, error) {
 	if cfg.TxPerBlock == 0 {
 		cfg.TxPerBlock = DefaultSimTxPerBlock
 	}
+	if cfg.StartHeight <= 0 {
+		cfg.StartHeight = SimStartHeight
+	}
 	f := &simFeed{cfg: cfg}
 	f.reset()
 	return f, nil
@@ -123,7 +139,7 @@ func NewSimFeed(cfg SimConfig) (Feed, error) {
 // reset starts the stream and the chain from their beginning.
 func (f *simFeed) reset() {
 	f.sim = bitcoin.NewSim(f.cfg.Seed)
-	f.drawn, f.height, f.tip = 0, SimStartHeight, simParent
+	f.drawn, f.height, f.tip = 0, f.cfg.StartHeight, simParent
 	clear(f.pending)
 	f.pending = f.pending[:0]
 	clear(f.doomed)

@@ -64,7 +64,7 @@ func (f *ZMQFeed) runReader() {
 		if attempt > 0 {
 			f.reconnects.Add(1)
 			if r.limits.allow("reconnect") {
-				f.log.Warn("zmq reconnecting", "backoff", backoff,
+				f.log.Warn("zmq reconnecting", "backoff", backoff.String(),
 					"reconnects", f.reconnects.Load())
 			}
 			if !f.sleep(backoff) {

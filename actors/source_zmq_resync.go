@@ -63,7 +63,7 @@ func (w *zmqWorker) sync() {
 	n := w.f.resyncErrors.Add(1)
 	if w.limits.allow("resync") {
 		w.f.log.Warn("zmq resync failed", "err", err, "resync_errors", n,
-			"retry_in", w.backoff)
+			"retry_in", w.backoff.String())
 	}
 	w.schedule(w.backoff)
 	w.backoff = min(2*w.backoff, w.f.cfg.MaxBackoff)

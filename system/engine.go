@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -135,7 +136,8 @@ func OpenFeed(cfg Config, log *slog.Logger) (actors.Feed, error) {
 	}
 	switch kind {
 	case "sim":
-		return actors.NewSimFeed(actors.SimConfig{Seed: cfg.Seed})
+		return actors.NewSimFeed(actors.SimConfig{Seed: cfg.Seed,
+			StartHeight: actors.SimHeightAt(time.Now())})
 	case "zmq":
 		node, err := cfg.rpcNode()
 		if err != nil {

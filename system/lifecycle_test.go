@@ -64,9 +64,11 @@ func TestLifecycleReplayedReorg(t *testing.T) {
 	rival, rivalHash := chaintest.BlockOn(prev, h, 1,
 		append(chaintest.Without(block, big), ds)...)
 	same, _ := chaintest.BlockOn(prev, h, 2, block.Transactions[1:]...)
+	// Five blocks on the rival: the block that mined both outcomes then has six
+	// confirmations, and every alert settles.
 	var onRival []*wire.MsgBlock
 	tip := rivalHash
-	for i := range int64(6) {
+	for i := range int64(5) {
 		var b *wire.MsgBlock
 		b, tip = chaintest.BlockOn(tip, h+1+i, 0)
 		onRival = append(onRival, b)
@@ -88,8 +90,8 @@ func TestLifecycleReplayedReorg(t *testing.T) {
 			update(11, 2, "confirmed", "reorged", h, 1, false),
 			update(12, 1, "conflicted", "reorged", h, 0, false),
 			update(13, 0, "confirmed", "confirmed", h, 6, true),
-			update(14, 2, "confirmed", "confirmed", h, 6, true),
-			update(15, 1, "conflicted", "conflicted", h, 0, true)),
+			update(14, 1, "conflicted", "conflicted", h, 0, true),
+			update(15, 2, "confirmed", "confirmed", h, 6, true)),
 		conflicted: 12,
 	}, {
 		name:   "the rival mines the same transactions",
