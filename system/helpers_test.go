@@ -36,11 +36,7 @@ const (
 )
 
 // The whales of mainnet block 277647 at the default threshold of 100 BTC, in block order.
-var wantWhales = []string{
-	"d385205568e5420bc73b190ede001678730d42744d0716d2c5c2b6467cf73082",
-	"5143ba5524d21b646de5cd5a1ab6ee7b7823a59c87a347d3b5339e9f977e7dcd",
-	"712db987272743dd6e02bdd00fd8a0718bbfd04d13495a97eb70cdc42c010b1e",
-}
+var wantWhales = systemtest.Whales277647
 
 // txsIn277647 is how many non-coinbase transactions the replay of block 277647 feeds.
 const txsIn277647 = 212
@@ -61,22 +57,17 @@ type wantRecord struct {
 	final         bool
 }
 
-// block277647 lists the records the replay of block 277647 stores: its three whales in block
-// order, then the block's connection confirms each of them, in the same order.
-var block277647 = []wantRecord{
-	{typ: "whale_alert", seq: 1, txid: wantWhales[0], valueSat: 10_302_775_338,
-		status: "mempool"},
-	{typ: "whale_alert", seq: 2, txid: wantWhales[1], valueSat: 92_700_000_000,
-		status: "mempool"},
-	{typ: "whale_alert", seq: 3, txid: wantWhales[2], valueSat: 13_330_798_472,
-		status: "mempool"},
-	{typ: "alert_update", seq: 4, txid: wantWhales[0], valueSat: 10_302_775_338,
-		status: "confirmed", previous: "mempool", alertSeq: 1, height: 277647, confirmations: 1},
-	{typ: "alert_update", seq: 5, txid: wantWhales[1], valueSat: 92_700_000_000,
-		status: "confirmed", previous: "mempool", alertSeq: 2, height: 277647, confirmations: 1},
-	{typ: "alert_update", seq: 6, txid: wantWhales[2], valueSat: 13_330_798_472,
-		status: "confirmed", previous: "mempool", alertSeq: 3, height: 277647, confirmations: 1},
-}
+// block277647 lists the records the replay of block 277647 stores (systemtest.Block277647).
+var block277647 = func() []wantRecord {
+	var out []wantRecord
+	for _, r := range systemtest.Block277647() {
+		out = append(out, wantRecord{typ: r.Type, seq: r.Seq, txid: r.TxID,
+			valueSat: r.ValueSat, status: r.Status, previous: r.Previous,
+			alertSeq: r.AlertSeq, height: r.Height, confirmations: r.Confirmations,
+			final: r.Final})
+	}
+	return out
+}()
 
 // lastSeq277647 is the last seq the replay of block 277647 stores into a fresh data
 // directory.
