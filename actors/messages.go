@@ -41,6 +41,11 @@ type Candidate struct {
 	Record alert.Record
 	// AckTo receives Processed once the record is durable (or refused); nil for none.
 	AckTo *actor.PID
+	// waiter is the Inject request the record came in, answered once each of its records
+	// is stored or lost; nil for a record no caller waits for. slot is the record's index
+	// in that request.
+	waiter *injectWaiter
+	slot   int
 }
 
 // Entry is one persisted record (an alert or an update) as the broadcaster receives it: the
@@ -64,6 +69,12 @@ type Subscribe struct {
 	Receive bool
 	// Filter chooses the records delivered.
 	Filter Filter
+}
+
+// Unsubscribe removes a session from the broadcaster. A session that sent Subscribe sends
+// it when it stops, after everything else it sent the broadcaster.
+type Unsubscribe struct {
+	Session *actor.PID
 }
 
 // SubscribeAck answers Subscribe. Every alert with a seq above LastSeq will be delivered live;
@@ -108,7 +119,8 @@ type PeerDrained struct{}
 type ServerShutdown struct{}
 
 // StartSession asks the sessions supervisor to spawn a session for a new connection. The
-// supervisor answers with a *SessionStarted.
+// supervisor hands it on to the new session, as its first message, and answers with a
+// *SessionStarted.
 type StartSession struct {
 	Peer Peer
 	// Claims is set when the transport authenticated the upgrade by its Authorization header;

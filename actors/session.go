@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -8,7 +9,6 @@ import (
 
 	"github.com/whalecast/whalecast/internal/auth"
 	"github.com/whalecast/whalecast/internal/clock"
-	"github.com/whalecast/whalecast/internal/ratelimit"
 )
 
 // TokenVerifier checks a client's token; *auth.Verifier implements it.
@@ -132,24 +132,25 @@ type tokenExpiry struct{ gen uint64 }
 // session is the actor behind one client connection: an auth state machine, a rate limiter,
 // and the owner of the connection's subscription. It never blocks on the network: frames go
 // to the peer's bounded queue.
+//
+// Most sessions sit idle, and 10,000 of them must fit in little memory (bench/README.md): a
+// session holds its own state only. What all sessions share (config, logger) is reached
+// through deps, and what an idle session does not need (the rate limiter, a replay) is made
+// when it is first used.
 type session struct {
 	deps  *SessionDeps
-	cfg   SessionConfig
+	cfg   *SessionConfig
 	peer  Peer
-	log   *slog.Logger
 	state sessionState
-	// opening is how the connection started: its peer and any header authentication.
-	opening *StartSession
 
-	gen    uint64
-	timer  clock.Timer
-	claims auth.Claims
-	bucket *ratelimit.Bucket
+	gen     uint64
+	timer   clock.Timer
+	claims  auth.Claims
+	limiter *sessionLimiter
 
-	denied      int
-	deniedSince time.Time
-
-	filter     Filter
+	filter Filter
+	// registered: Subscribe was sent, so Unsubscribe goes when the session stops.
+	registered bool
 	subscribed bool
 	ackSeq     uint64
 	sentLive   bool
@@ -159,25 +160,21 @@ type session struct {
 	replay       *replay
 }
 
-// NewSessionProps returns the props of a session for the connection start describes.
-func NewSessionProps(deps *SessionDeps, start *StartSession) *actor.Props {
+// newSessionProps returns the props every session is spawned from. A session learns its
+// connection from its first message, the StartSession that the sessions supervisor sends
+// right after the spawn, so that one Props serves every connection.
+func newSessionProps(deps *SessionDeps) *actor.Props {
+	cfg := deps.Config.withDefaults()
 	return actor.PropsFromProducer(func() actor.Actor {
-		cfg := deps.Config.withDefaults()
-		return &session{
-			deps:    deps,
-			cfg:     cfg,
-			peer:    start.Peer,
-			opening: start,
-			log:     deps.Logger.With("remote", start.Peer.Remote()),
-		}
+		return &session{deps: deps, cfg: &cfg}
 	})
 }
 
 // Receive implements actor.Actor.
 func (s *session) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		s.start(ctx)
+	case *StartSession:
+		s.start(ctx, msg)
 	case *ClientFrame:
 		s.onFrame(ctx, msg)
 		s.peer.Released()
@@ -204,29 +201,48 @@ func (s *session) Receive(ctx actor.Context) {
 		s.closeWith(ctx, CloseGoingAway, "server shutting down")
 	case *actor.Stopping:
 		// Stopped without closing first: the supervisor stopped it after a failure.
-		s.closeWith(ctx, CloseInternalError, "internal error")
+		if s.peer != nil {
+			s.closeWith(ctx, CloseInternalError, "internal error")
+		}
+	case *actor.Stopped:
+		if s.registered {
+			ctx.Send(s.deps.Broadcaster, &Unsubscribe{Session: ctx.Self()})
+		}
 	}
 }
 
-func (s *session) start(ctx actor.Context) {
-	s.deps.Stats.ConnsUnauthenticated.Add(1)
-	bucket, err := ratelimit.NewBucket(s.cfg.RateLimit, s.cfg.RateWindow, s.deps.Clock)
-	if err != nil {
-		s.log.Error("session rate limiter", "err", err)
-		s.closeWith(ctx, CloseInternalError, "internal error")
+func (s *session) start(ctx actor.Context, m *StartSession) {
+	if s.peer != nil {
 		return
 	}
-	s.bucket = bucket
+	s.peer = m.Peer
+	s.deps.Stats.ConnsUnauthenticated.Add(1)
 	s.filter = Filter{MinSat: satFromBTC(s.cfg.DefaultMinBTC)}
 	if s.cfg.NoAuth {
 		s.authenticate(ctx, noAuthClaims(s.deps.Clock.Now()), nil)
 		return
 	}
-	if s.opening.Claims != nil {
-		s.authenticate(ctx, *s.opening.Claims, s.opening.Since)
+	if m.Claims != nil {
+		s.authenticate(ctx, *m.Claims, m.Since)
 		return
 	}
 	s.schedule(ctx, s.cfg.AuthTimeout, func(gen uint64) any { return &authDeadline{gen: gen} })
+}
+
+// log writes a session event with the client's address and, once authenticated, its id.
+// The attributes are added per event rather than kept in a logger per session: sessions log
+// seldom, and every idle connection would pay for that logger.
+func (s *session) log(level slog.Level, msg string, args ...any) {
+	l := s.deps.Logger
+	if !l.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := make([]any, 0, 4+len(args))
+	attrs = append(attrs, "remote", s.peer.Remote())
+	if s.claims.Subject != "" {
+		attrs = append(attrs, "client", s.claims.Subject)
+	}
+	l.Log(context.Background(), level, msg, append(attrs, args...)...)
 }
 
 // schedule replaces the session's one timer. The message it sends carries a new generation.
@@ -249,7 +265,7 @@ func (s *session) onAuthDeadline(ctx actor.Context, msg *authDeadline) {
 		return
 	}
 	s.deps.Stats.AuthTimeouts.Add(1)
-	s.log.Debug("session auth timeout")
+	s.log(slog.LevelDebug, "session auth timeout")
 	s.closeWith(ctx, CloseAuthTimeout, "authentication timeout")
 }
 
@@ -262,7 +278,7 @@ func (s *session) onTokenExpiry(ctx actor.Context, msg *tokenExpiry) {
 
 // expire tells the client its token expired and closes with 4003.
 func (s *session) expire(ctx actor.Context) {
-	s.log.Info("session token expired")
+	s.log(slog.LevelInfo, "session token expired")
 	s.peer.Send(errorFrame(ErrCodeTokenExpired, "the token expired: reconnect with a new one"))
 	s.closeWith(ctx, CloseAuthFailed, "token expired")
 }
@@ -295,7 +311,7 @@ func (s *session) send(ctx actor.Context, frame []byte) bool {
 		return false
 	}
 	s.deps.Stats.SlowConsumerCloses.Add(1)
-	s.log.Warn("session slow consumer", "queued", s.peer.Queued())
+	s.log(slog.LevelWarn, "session slow consumer", "queued", s.peer.Queued())
 	s.closeWith(ctx, CloseSlowConsumer, "slow_consumer")
 	return false
 }

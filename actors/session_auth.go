@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -47,7 +48,7 @@ func (s *session) onFirstFrame(ctx actor.Context, f *ClientFrame) {
 // nothing the client sent is recorded.
 func (s *session) authFailed(reason string) {
 	s.deps.Stats.AuthFailures.Add(1)
-	s.log.Debug("session auth rejected", "reason", reason)
+	s.log(slog.LevelDebug, "session auth rejected", "reason", reason)
 	s.audit(persistence.AuditEvent{Type: persistence.AuditAuthFailure, Reason: reason})
 }
 
@@ -77,8 +78,7 @@ func (s *session) authenticate(ctx actor.Context, claims auth.Claims, since *uin
 	s.state = stateAuthenticated
 	s.deps.Stats.ConnsUnauthenticated.Add(-1)
 	s.deps.Stats.ConnsAuthenticated.Add(1)
-	s.log = s.log.With("client", claims.Subject)
-	s.log.Info("session authenticated", "perms", permStrings(claims.Perms))
+	s.log(slog.LevelInfo, "session authenticated", "perms", permStrings(claims.Perms))
 	if !s.cfg.NoAuth {
 		s.audit(persistence.AuditEvent{Type: persistence.AuditAuthSuccess,
 			Client: claims.Subject, KeyID: claims.KeyID, TokenID: claims.ID})
@@ -96,6 +96,7 @@ func (s *session) authenticate(ctx actor.Context, claims auth.Claims, since *uin
 		s.replay = &replay{cursor: *since}
 	}
 	s.sinceRefused = since != nil && !canRead
+	s.registered = true
 	ctx.Send(s.deps.Broadcaster, &Subscribe{Session: ctx.Self(), Receive: canRead,
 		Filter: s.filter})
 }

@@ -1,12 +1,15 @@
 package actors
 
 import (
+	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/whalecast/whalecast/internal/auth"
+	"github.com/whalecast/whalecast/internal/ratelimit"
 )
 
 // onAuthenticatedFrame applies, in order: the rate limit, the token's expiry, then the
@@ -42,22 +45,40 @@ func (s *session) onAuthenticatedFrame(ctx actor.Context, f *ClientFrame) {
 	}
 }
 
+// sessionLimiter is a session's rate limit: its token bucket and the denials it counts.
+// It is made on the session's first message after authentication.
+type sessionLimiter struct {
+	bucket      *ratelimit.Bucket
+	denied      int
+	deniedSince time.Time
+}
+
 // allow takes a token from the session's bucket. A denied message is answered rate_limited;
 // a client that keeps sending past the limit (AbuseLimit denials within one window) is
 // closed with 4008.
 func (s *session) allow(ctx actor.Context) bool {
-	if s.bucket.Allow() {
+	if s.limiter == nil {
+		bucket, err := ratelimit.NewBucket(s.cfg.RateLimit, s.cfg.RateWindow, s.deps.Clock)
+		if err != nil {
+			s.log(slog.LevelError, "session rate limiter", "err", err)
+			s.closeWith(ctx, CloseInternalError, "internal error")
+			return false
+		}
+		s.limiter = &sessionLimiter{bucket: bucket}
+	}
+	l := s.limiter
+	if l.bucket.Allow() {
 		return true
 	}
 
 	now := s.deps.Clock.Now()
-	if s.denied == 0 || now.Sub(s.deniedSince) > s.cfg.RateWindow {
-		s.denied, s.deniedSince = 0, now
+	if l.denied == 0 || now.Sub(l.deniedSince) > s.cfg.RateWindow {
+		l.denied, l.deniedSince = 0, now
 	}
-	s.denied++
+	l.denied++
 	s.deps.Stats.RateLimited.Add(1)
-	if s.denied >= s.cfg.AbuseLimit {
-		s.log.Warn("session rate limit abused", "denied", s.denied)
+	if l.denied >= s.cfg.AbuseLimit {
+		s.log(slog.LevelWarn, "session rate limit abused", "denied", l.denied)
 		s.closeWith(ctx, CloseRateLimitAbused, "rate limit exceeded")
 		return false
 	}
@@ -70,7 +91,12 @@ func (s *session) onSubscribe(ctx actor.Context, m clientMessage) {
 		s.send(ctx, errorFrame(ErrCodeForbidden, "subscribe needs the write permission"))
 		return
 	}
-	if m.MinBTC == nil || !validMinBTC(*m.MinBTC) {
+	if m.MinBTC == nil {
+		s.send(ctx, errorFrame(ErrCodeBadRequest,
+			"subscribe needs min_btc: a number from 0 to 21000000"))
+		return
+	}
+	if !validMinBTC(*m.MinBTC) {
 		s.send(ctx, errorFrame(ErrCodeBadRequest, "min_btc must be a number from 0 to 21000000"))
 		return
 	}

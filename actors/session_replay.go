@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -63,7 +64,7 @@ func (s *session) continueReplay(ctx actor.Context) {
 
 	page, err := s.readPage(r)
 	if err != nil {
-		s.log.Error("session replay failed", "err", err, "after", r.cursor)
+		s.log(slog.LevelError, "session replay failed", "err", err, "after", r.cursor)
 		s.closeWith(ctx, CloseInternalError, "replay failed")
 		return
 	}
@@ -117,7 +118,7 @@ func (s *session) onDeliver(ctx actor.Context, d *Deliver) {
 	if r := s.replay; r != nil {
 		if len(r.pending) >= s.cfg.MaxPending {
 			s.deps.Stats.SlowConsumerCloses.Add(1)
-			s.log.Warn("session slow consumer", "pending", len(r.pending))
+			s.log(slog.LevelWarn, "session slow consumer", "pending", len(r.pending))
 			s.closeWith(ctx, CloseSlowConsumer, "slow_consumer")
 			return
 		}

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"log/slog"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/whalecast/whalecast/internal/auth"
@@ -26,7 +28,7 @@ func (s *session) onRefresh(ctx actor.Context) {
 	ttl := min(s.claims.ExpiresAt.Sub(s.claims.IssuedAt), s.deps.Issuer.MaxLifetime())
 	token, claims, err := s.deps.Issuer.Refresh(s.claims, ttl)
 	if err != nil {
-		s.log.Error("session refresh failed", "err", err)
+		s.log(slog.LevelError, "session refresh failed", "err", err)
 		s.send(ctx, errorFrame(ErrCodeBadRequest, "the token could not be refreshed"))
 		return
 	}
@@ -115,7 +117,7 @@ func (s *session) onCredentialsChanged(ctx actor.Context) {
 // invalidate ends a session whose token no longer holds: token_revoked, then 4003.
 func (s *session) invalidate(ctx actor.Context, message, reason string) {
 	s.deps.Stats.SessionsRevoked.Add(1)
-	s.log.Info("session token invalidated", "jti", s.claims.ID, "reason", reason)
+	s.log(slog.LevelInfo, "session token invalidated", "jti", s.claims.ID, "reason", reason)
 	s.peer.Send(errorFrame(ErrCodeTokenRevoked, message))
 	s.closeWith(ctx, CloseAuthFailed, reason)
 }

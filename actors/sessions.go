@@ -10,19 +10,23 @@ import (
 // only it: its connection closes with 1011 and every other session goes on.
 type sessions struct {
 	deps *SessionDeps
+	// session is the props of every session.
+	session *actor.Props
 }
 
 // NewSessionsProps returns the props of the sessions supervisor.
 func NewSessionsProps(deps *SessionDeps) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &sessions{deps: deps} },
-		actor.WithSupervisor(NewStopStrategy(deps.Stats, deps.Logger)))
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &sessions{deps: deps, session: newSessionProps(deps)}
+	}, actor.WithSupervisor(NewStopStrategy(deps.Stats, deps.Logger)))
 }
 
 // Receive implements actor.Actor.
 func (s *sessions) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *StartSession:
-		pid := ctx.Spawn(NewSessionProps(s.deps, msg))
+		pid := ctx.Spawn(s.session)
+		ctx.Send(pid, msg)
 		ctx.Respond(&SessionStarted{PID: pid})
 	case *CountSessions:
 		ctx.Respond(len(ctx.Children()))

@@ -75,6 +75,8 @@ func (s *storeActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *Candidate:
 		s.enqueue(ctx, *msg)
+	case *Inject:
+		s.inject(ctx, msg)
 	case *batchDone:
 		s.done(ctx, msg)
 	case *actor.Stopping:
@@ -85,6 +87,7 @@ func (s *storeActor) Receive(ctx actor.Context) {
 func (s *storeActor) enqueue(ctx actor.Context, c Candidate) {
 	if s.failed || len(s.pending) >= MaxStorePending {
 		s.lose(c.Record.TxID())
+		s.settle(ctx, c, 0)
 		return
 	}
 	s.pending = append(s.pending, c)
@@ -173,9 +176,10 @@ func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 		// A refused alert leaves the store healthy: count and report it, go on.
 		s.stats.AlertsLost.Add(int64(len(d.batch)))
 		s.log.Error("alert batch refused", "err", d.err, "lost", len(d.batch))
+		s.settleAll(ctx, d.batch)
 	case d.err != nil:
 		// No acknowledgement: the sources stall at their window, so ingestion stops.
-		s.fail(d.err, len(d.batch))
+		s.fail(ctx, d.err, d.batch)
 		return
 	}
 	ack(ctx, d.batch)
@@ -193,6 +197,9 @@ func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 	if len(d.stored) > 0 {
 		ctx.Send(s.broadcaster, &Published{Entries: entries(d.stored)})
 	}
+	if d.err == nil {
+		s.settleStored(ctx, d.batch, d.stored)
+	}
 	if len(s.pending) > 0 && !s.stopping {
 		s.flush(ctx)
 	}
@@ -200,9 +207,11 @@ func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 
 // fail closes the store to writes: the batch and everything queued are counted as lost and
 // logged, and health turns bad. Nothing that was not persisted is ever broadcast.
-func (s *storeActor) fail(err error, batch int) {
-	lost := int64(batch + len(s.pending))
+func (s *storeActor) fail(ctx actor.Context, err error, batch []Candidate) {
+	lost := int64(len(batch) + len(s.pending))
 	s.failed = true
+	s.settleAll(ctx, batch)
+	s.settleAll(ctx, s.pending)
 	s.pending = nil
 	s.stats.StoreErrors.Add(1)
 	s.stats.AlertsLost.Add(lost)

@@ -50,6 +50,8 @@ const (
 	AuditAPIKeyCreated = "apikey_created"
 	// AuditAPIKeyRevoked records an API key revoked.
 	AuditAPIKeyRevoked = "apikey_revoked"
+	// AuditTestPublished records synthetic test alerts published through the admin API.
+	AuditTestPublished = "test_published"
 )
 
 // AuditEvent is one entry of the audit log. Every string field but Type is optional. No

@@ -194,6 +194,10 @@ func (e *Engine) Start() error {
 		return err
 	}
 	e.tree = t
+	metrics, err := newMetrics(e.stats, e.feed)
+	if err != nil {
+		return err
+	}
 	e.server, err = transport.NewServer(transport.Config{
 		Root:           e.system.Root,
 		Sessions:       t.sessions,
@@ -214,9 +218,11 @@ func (e *Engine) Start() error {
 		Auditor:        e.access,
 		Revoker:        e.access,
 		Keys:           e.ring,
+		Publisher:      &publisher{root: e.system.Root, store: t.store},
 		RateLimit:      e.cfg.RateLimit,
 		RateWindow:     e.cfg.RateWindow,
 		SourceStats:    e.sourceStats(),
+		Metrics:        metrics,
 		TLS:            e.tls,
 	})
 	if err != nil {

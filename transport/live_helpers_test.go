@@ -195,13 +195,13 @@ func echo(tb testing.TB, c *websocket.Conn, msg string) {
 func waitDone(tb testing.TB, p *wsPeer, within time.Duration) time.Duration {
 	tb.Helper()
 	start := time.Now()
-	select {
-	case <-p.done:
-		return time.Since(start)
-	case <-time.After(within):
-		tb.Fatalf("the connection was still open after %v", within)
-		return 0
+	for !p.ended.Load() {
+		if time.Since(start) > within {
+			tb.Fatalf("the connection was still open after %v", within)
+		}
+		time.Sleep(time.Millisecond)
 	}
+	return time.Since(start)
 }
 
 // trackingListener hands the test every connection it accepts, with a small send buffer so

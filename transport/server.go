@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,8 @@ type Config struct {
 	Revoker Revoker
 	// Keys lists the token keys for the admin routes; nil lists none.
 	Keys KeyLister
+	// Publisher injects test alerts for POST /api/v1/admin/publish; nil refuses it (503).
+	Publisher Publisher
 	// RateLimit and RateWindow set each API key's and each token client's REST token
 	// bucket: RateLimit calls per RateWindow, refilled continuously. Zero means 100 and
 	// 60 s.
@@ -80,6 +83,9 @@ type Config struct {
 	RateWindow time.Duration
 	// SourceStats returns the source's own counters for /api/v1/stats; nil for none.
 	SourceStats func() any
+	// Metrics is served by GET /metrics (read permission): the engine's own registry,
+	// never the global default one; nil answers 404.
+	Metrics Gatherer
 	// TLS, when set, serves https and wss only (see LoadTLS); nil serves plain HTTP.
 	TLS *tls.Config
 	// AllowedHosts lists Host header values (name or IP, optionally with :port; see
@@ -148,19 +154,20 @@ func NewServer(cfg Config) (*Server, error) {
 		limiters: limiters,
 		hosts:    newHostList(cfg.AllowedHosts),
 		peers: &peerEnv{times: cfg.Timeouts, log: cfg.Logger, stats: cfg.Stats,
-			epoch: time.Now()},
+			root: cfg.Root, epoch: time.Now()},
 		storeLog:   newThrottle(errorLogEvery, cfg.Clock),
 		healthLog:  newThrottle(healthLogEvery, cfg.Clock),
 		sessionLog: newThrottle(errorLogEvery, cfg.Clock),
 	}
+	s.peers.release = s.releaseConn
 	s.hostCheck.Store(len(cfg.AllowedHosts) > 0)
 	s.checkOrigin = originChecker(cfg.AllowedOrigins, s.trustedHost)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: HandshakeTimeout,
-		ReadBufferSize:   1024,
-		WriteBufferSize:  1024,
-		WriteBufferPool:  &sync.Pool{},
-		CheckOrigin:      s.checkOrigin,
+		// ReadBufferSize 0: gorilla reads through the buffer upgrade hands it.
+		WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     s.checkOrigin,
 	}
 	// The read and write timeouts bound plain requests only: hijacking a connection for a
 	// WebSocket clears its deadlines (net/http does, and gorilla again after the handshake).
@@ -227,6 +234,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /api/v1/alerts", s.api(auth.PermRead, s.handleAlerts))
 	mux.HandleFunc("GET /api/v1/stats", s.api(auth.PermRead, s.handleStats))
+	mux.HandleFunc("GET /metrics", s.api(auth.PermRead, s.metricsHandler()))
 
 	admin := func(h apiHandler) http.HandlerFunc { return s.api(auth.PermAdmin, h) }
 	mux.HandleFunc("POST /api/v1/admin/revocations", admin(s.handleRevoke))
@@ -236,6 +244,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/admin/apikeys/{id}", admin(s.handleRevokeAPIKey))
 	mux.HandleFunc("GET /api/v1/admin/audit", admin(s.handleAudit))
 	mux.HandleFunc("GET /api/v1/admin/keys", admin(s.handleKeys))
+	mux.HandleFunc("POST /api/v1/admin/publish", admin(s.handlePublish))
 	mux.HandleFunc("/api/", s.api("", s.handleNoRoute))
 	return mux
 }
@@ -284,13 +293,22 @@ func (s *Server) WaitConns(ctx context.Context) error {
 	}
 }
 
-// handleWS admits, checks and upgrades a connection, then starts its session actor and runs
-// the connection's reader until it ends. Refusals come before the upgrade, as HTTP errors:
-// 429 for a banned or too fast IP, 503 at a connection cap, 400 for a credential in the URL
-// or a bad since, 403 for a foreign Origin, 401 for a bad Authorization header.
+// handleWS admits, checks and upgrades a connection, then starts its session actor and the
+// connection's reader. Refusals come before the upgrade, as HTTP errors: 429 for a banned or
+// too fast IP, 503 at a connection cap, 400 for a credential in the URL or a bad since, 403
+// for a foreign Origin, 401 for a bad Authorization header.
+//
+// The handler returns once the reader runs: the reader has goroutines of its own, so that
+// net/http's state of the hijacked connection (the request, its 4 KiB read and write
+// buffers, a deep stack) is freed instead of being held for the connection's life.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.conns.Add(1)
-	defer s.conns.Done()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.conns.Done()
+		}
+	}()
 	ip := s.cfg.Proxies.ClientIP(r)
 	if !ip.IsValid() {
 		writeError(w, http.StatusBadRequest, "bad_request", "no client address")
@@ -299,33 +317,45 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if !s.admit(w, ip) {
 		return
 	}
-	if s.cfg.Guard != nil {
-		defer s.cfg.Guard.Release(ip)
-	}
+	defer func() {
+		if !handedOff && s.cfg.Guard != nil {
+			s.cfg.Guard.Release(ip)
+		}
+	}()
 	start, ok := s.checkUpgrade(w, r, ip)
 	if !ok {
 		return
 	}
 
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	conn, br, err := s.upgrade(w, r)
 	if err != nil {
 		s.cfg.Logger.Debug("websocket upgrade failed", "remote", ip.String(), "err", err)
 		return
 	}
 	conn.SetReadLimit(actors.MaxClientMessage)
-	peer := newWSPeer(conn, ip.String(), s.peers)
+	peer := newWSPeer(conn, br, ip, s.peers)
 	start.Peer = peer
 
 	res, err := s.cfg.Root.RequestFuture(s.cfg.Sessions, start, spawnTimeout).Result()
 	started, ok := res.(*actors.SessionStarted)
 	if err != nil || !ok {
 		s.sessionLog.log(s.cfg.Logger, slog.LevelError, "session not started",
-			"remote", peer.remote, "err", err)
+			"remote", ip.String(), "err", err)
 		peer.Close(actors.CloseGoingAway, "server shutting down")
 		_ = conn.Close()
 		return
 	}
-	peer.readLoop(s.cfg.Root, started.PID)
+	handedOff = true
+	peer.serve(started.PID)
+}
+
+// releaseConn gives back what handleWS took for a connection from ip once it has ended: its
+// place in the guard and in WaitConns.
+func (s *Server) releaseConn(ip netip.Addr) {
+	if s.cfg.Guard != nil {
+		s.cfg.Guard.Release(ip)
+	}
+	s.conns.Done()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

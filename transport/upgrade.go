@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -98,3 +100,41 @@ func (s *Server) checkUpgrade(w http.ResponseWriter, r *http.Request, ip netip.A
 	start.Claims = &claims
 	return start, true
 }
+
+// upgrade upgrades r to a WebSocket that reads through a buffer of the transport's own,
+// returned with the connection, instead of net/http's 4 KiB one: the reader needs to know
+// when that buffer is empty, to wait for the client with a short stack and without the
+// buffer (see wspeer_read.go). net/http's buffers are freed when the handler returns.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn,
+	*bufio.Reader, error) {
+	hw := &ownReadBuffer{ResponseWriter: w, br: new(bufio.Reader)}
+	takeReadBuffer(hw.br)
+	conn, err := s.upgrader.Upgrade(hw, r, nil)
+	if err != nil {
+		returnReadBuffer(hw.br)
+		return nil, nil, err
+	}
+	return conn, hw.br, nil
+}
+
+// ownReadBuffer is the ResponseWriter that upgrade hands gorilla: its Hijack returns br in
+// place of net/http's read buffer. The Upgrader's ReadBufferSize is 0, so gorilla reads
+// through the buffer Hijack returned.
+type ownReadBuffer struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+// Hijack implements http.Hijacker. Bytes already in net/http's buffer (a client that did not
+// wait for the handshake) are left there, and gorilla refuses the connection for them.
+func (w *ownReadBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return conn, brw, err
+	}
+	w.br.Reset(conn)
+	return conn, bufio.NewReadWriter(w.br, brw.Writer), nil
+}
+
+// Unwrap lets http.ResponseController reach the ResponseWriter underneath.
+func (w *ownReadBuffer) Unwrap() http.ResponseWriter { return w.ResponseWriter }

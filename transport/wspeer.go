@@ -1,10 +1,13 @@
 package transport
 
 import (
+	"bufio"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -37,29 +40,39 @@ type peerEnv struct {
 	times Timeouts
 	log   *slog.Logger
 	stats *actors.Stats
+	// root sends client frames to the sessions.
+	root *actor.RootContext
+	// release is called once a connection has ended, with its client's address.
+	release func(ip netip.Addr)
 	// epoch is when the server was built; peers keep times as monotonic offsets from it.
 	epoch time.Time
 }
 
-// wsPeer implements actors.Peer over a gorilla connection. One reader goroutine lives as long
-// as the connection; a writer goroutine exists only while frames are queued, and a timer
-// whose callback runs only when it fires pings the client when it is silent.
+// wsPeer implements actors.Peer over a gorilla connection. One goroutine at a time reads
+// the connection, from its start to its end (wspeer_read.go); a writer goroutine exists only
+// while frames are queued, and a timer whose callback runs only when it fires pings the
+// client when it is silent.
 type wsPeer struct {
-	conn   *websocket.Conn
-	remote string
-	env    *peerEnv
+	conn *websocket.Conn
+	// br is the buffer gorilla reads the connection through; raw waits for the socket to
+	// become readable, or is nil where that cannot be done (see watch).
+	br      *bufio.Reader
+	raw     syscall.RawConn
+	ip      netip.Addr
+	env     *peerEnv
+	session *actor.PID
 
 	mu          sync.Mutex
 	queue       [][]byte
 	queuedBytes int
-	writing     bool
 	closeCode   int
 	closeReason string
-	closing     bool
 	// closeBy, once closing, is the latest deadline of any frame write.
 	closeBy time.Time
-	broken  bool
 	pinger  *time.Timer
+	writing bool
+	closing bool
+	broken  bool
 
 	// heardAt is when the client last sent a complete message or a pong, as an offset
 	// from env.epoch.
@@ -69,22 +82,26 @@ type wsPeer struct {
 	controls     int
 	controlsFrom time.Time
 
-	inflight chan struct{}
-	done     chan struct{}
+	// inflight counts client frames handed to the session and not yet released; the
+	// reader waits on slotFreed, made when it has to, past MaxInflightFrames.
+	inflight  int
+	slotFreed chan struct{}
+	// ended is set once the connection's reading is over and it has been released.
+	ended atomic.Bool
 }
 
-func newWSPeer(conn *websocket.Conn, remote string, env *peerEnv) *wsPeer {
+func newWSPeer(conn *websocket.Conn, br *bufio.Reader, ip netip.Addr, env *peerEnv) *wsPeer {
 	return &wsPeer{
-		conn:     conn,
-		remote:   remote,
-		env:      env,
-		inflight: make(chan struct{}, MaxInflightFrames),
-		done:     make(chan struct{}),
+		conn: conn,
+		br:   br,
+		raw:  rawConn(conn.NetConn()),
+		ip:   ip,
+		env:  env,
 	}
 }
 
 // Remote implements actors.Peer.
-func (p *wsPeer) Remote() string { return p.remote }
+func (p *wsPeer) Remote() string { return p.ip.String() }
 
 // Queued implements actors.Peer.
 func (p *wsPeer) Queued() int {
@@ -95,9 +112,14 @@ func (p *wsPeer) Queued() int {
 
 // Released implements actors.Peer.
 func (p *wsPeer) Released() {
-	select {
-	case <-p.inflight:
-	default:
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inflight > 0 {
+		p.inflight--
+	}
+	if p.slotFreed != nil {
+		close(p.slotFreed)
+		p.slotFreed = nil
 	}
 }
 
@@ -146,7 +168,7 @@ func (p *wsPeer) cutStuckWrite() {
 	stuck := p.writing && !p.broken
 	p.mu.Unlock()
 	if stuck {
-		p.env.log.Debug("websocket write stuck after close", "remote", p.remote)
+		p.env.log.Debug("websocket write stuck after close", "remote", p.ip)
 		p.fail()
 	}
 }
@@ -229,60 +251,6 @@ func (p *wsPeer) isClosing() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.closing || p.broken
-}
-
-// readLoop forwards client frames to the session until the connection ends. It runs in the
-// connection's goroutine and returns when the socket is closed. It keeps the connection
-// alive as wspeer_keepalive.go says.
-func (p *wsPeer) readLoop(root *actor.RootContext, session *actor.PID) {
-	defer close(p.done)
-	defer p.conn.Close()
-	p.startKeepAlive()
-	defer p.stopKeepAlive()
-	for {
-		if !p.acquire() {
-			return
-		}
-		typ, data, err := p.conn.ReadMessage()
-		if err != nil {
-			p.fail()
-			root.Send(session, &actors.PeerGone{Err: err})
-			return
-		}
-		if p.isClosing() {
-			p.Released()
-			continue
-		}
-		p.heard()
-		root.Send(session, &actors.ClientFrame{Data: data, Binary: typ == websocket.BinaryMessage})
-	}
-}
-
-// acquire takes an inflight slot, waiting while the session is busy; it gives up when the
-// connection is closing and the session will not release slots any more.
-func (p *wsPeer) acquire() bool {
-	select {
-	case p.inflight <- struct{}{}:
-		return true
-	default:
-	}
-	grace := p.env.times.CloseGrace
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	for {
-		select {
-		case p.inflight <- struct{}{}:
-			// The engine, not the client, kept the reader waiting: the time spent here
-			// does not count against the client's keep-alive.
-			p.extendReadDeadline()
-			return true
-		case <-t.C:
-			if p.isClosing() {
-				return false
-			}
-			t.Reset(grace)
-		}
-	}
 }
 
 // remoteIP returns the host part of a connection's peer address.

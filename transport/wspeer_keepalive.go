@@ -129,7 +129,7 @@ func (p *wsPeer) controlFrame() bool {
 	}
 	if p.controls == MaxControlFrames+1 && !p.isClosing() {
 		p.env.stats.RateLimited.Add(1)
-		p.env.log.Debug("websocket control frame flood", "remote", p.remote)
+		p.env.log.Debug("websocket control frame flood", "remote", p.ip)
 		p.Close(actors.CloseRateLimitAbused, "rate limit exceeded: too many control frames")
 	}
 	return false

@@ -32,6 +32,8 @@ Usage:
   engine apikey revoke ID                 revoke the API key ID
   engine cert [--host 127.0.0.1,localhost] [--out DIR] [--days 30]
                                           write a self-signed TLS pair for development
+  engine bench --url ws://… --clients N --duration D (--secret-file F | --data DIR | …)
+                                          load-test a running engine (or bench/floor)
   engine help                             show this text
 
 token revoke and apikey talk to the running engine's admin API: --url (default
@@ -39,7 +41,8 @@ http://127.0.0.1:8765) and an admin token in $WHALECAST_ADMIN_TOKEN (or --admin-
 With --data DIR they change the store of a stopped engine instead.
 
 Run "engine serve --help", "engine token --help", "engine token revoke --help",
-"engine keys help", "engine apikey help" or "engine cert --help" for details.
+"engine keys help", "engine apikey help", "engine cert --help" or "engine bench --help"
+for details.
 `
 
 func main() {
@@ -65,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = apikey(args, stdout, stderr)
 	case "cert":
 		err = cert(args, stdout, stderr)
+	case "bench":
+		err = bench(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
