@@ -19,8 +19,8 @@ type Transaction struct {
 }
 
 // Rule decides whether a transaction deserves an alert. Rules do no I/O and no logging, and
-// share no state with other actors (a rule that keeps state implements Observer). The detector asks its rules in order and names the
-// alert after the first that matches.
+// share no state with other actors (a rule that keeps state implements Observer). The detector
+// asks its rules in order and names the alert after the first that matches.
 type Rule interface {
 	// Name is the detector name carried by the alert, e.g. "large_value".
 	Name() string

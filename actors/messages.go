@@ -112,9 +112,6 @@ type PeerGone struct {
 	Err error
 }
 
-// PeerDrained tells a session that its outbound queue became empty.
-type PeerDrained struct{}
-
 // ServerShutdown tells a session the engine is stopping: it closes its connection with 1001.
 type ServerShutdown struct{}
 

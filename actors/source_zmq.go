@@ -158,9 +158,9 @@ type zmqCounters struct {
 // before it began. Then it disconnects the remembered blocks the node no longer has on its
 // main chain and connects the blocks it missed (at most MaxResyncBlocks). Then it fetches
 // the mempool transactions it has not passed on recently, passes them on, and reports a
-// MempoolSnapshot of every txid in the node's mempool. What arrives during the resync follows it, so later events override the
-// snapshot. Triggers seen before a resync begins coalesce into it, those seen during it
-// into one more; a failed resync is retried with backoff.
+// MempoolSnapshot of every txid in the node's mempool. What arrives during the resync follows it,
+// so later events override the snapshot. Triggers seen before a resync begins coalesce into it,
+// those seen during it into one more; a failed resync is retried with backoff.
 type ZMQFeed struct {
 	cfg ZMQConfig
 	log *slog.Logger

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -390,25 +389,8 @@ func closeCode(tb testing.TB, c *websocket.Conn) (int, string) {
 // into v (when not nil) and returns the status.
 func getJSON(tb testing.TB, te *testEngine, path, tok string, v any) int {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, te.httpURL()+path, nil)
-	if err != nil {
-		tb.Fatalf("request %s: %v", path, err)
-	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		tb.Fatalf("GET %s: read body: %v", path, err)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	status, header, body := systemtest.Get(tb, te.httpURL()+path, tok)
+	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		tb.Errorf("GET %s: Content-Type %q, want application/json", path, ct)
 	}
 	if v != nil {
@@ -416,5 +398,5 @@ func getJSON(tb testing.TB, te *testEngine, path, tok string, v any) int {
 			tb.Fatalf("GET %s: decode %q: %v", path, body, err)
 		}
 	}
-	return resp.StatusCode
+	return status
 }

@@ -36,7 +36,7 @@
 // a time then reads the connection: read while there are bytes, watch (a short wait on the
 // socket) in between, each starting the other (wspeer_read.go). A writer goroutine exists
 // while frames are queued; a timer pings a silent client from a short-lived callback
-// goroutine. Control frames are answered by the reader. Sessions own their connection's state; the transport forwards frames and
-// close requests, and closes a connection itself only for a control frame flood (4008), a
-// dead peer, or a stuck write after a close.
+// goroutine. Control frames are answered by the reader. Sessions own their connection's state; the
+// transport forwards frames and close requests, and closes a connection itself only for a control
+// frame flood (4008), a dead peer, or a stuck write after a close.
 package transport

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -163,23 +161,6 @@ func check277647(tb testing.TB, c *websocket.Conn) {
 // and body.
 func getStatus(tb testing.TB, url, tok string) (int, string) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		tb.Fatalf("request %s: %v", url, err)
-	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		tb.Fatalf("GET %s: read body: %v", url, err)
-	}
-	return resp.StatusCode, strings.TrimSpace(string(body))
+	status, _, body := systemtest.Get(tb, url, tok)
+	return status, strings.TrimSpace(string(body))
 }
