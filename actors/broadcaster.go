@@ -61,6 +61,8 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 		b.publish(ctx, msg)
 	case *Unsubscribe:
 		b.remove(msg.Session)
+	case *Flush:
+		ctx.Respond(&Flushed{})
 	case *actor.Restarting:
 		b.log.Warn("broadcaster restarting", "subscribers", len(b.subs))
 	}

@@ -83,6 +83,15 @@ type SubscribeAck struct {
 	LastSeq uint64
 }
 
+// Flush asks the broadcaster to answer (with Flushed) once it has handled every message sent
+// to it before: the alerts it was handed have then gone to the sessions' mailboxes. The
+// engine's shutdown flushes between the store's last write and closing the sessions, so
+// that live clients get every stored alert before their close. Send it with RequestFuture.
+type Flush struct{}
+
+// Flushed answers Flush.
+type Flushed struct{}
+
 // SetFilter changes a subscribed session's filter.
 type SetFilter struct {
 	Session *actor.PID

@@ -47,6 +47,8 @@ type Engine struct {
 	system *actor.ActorSystem
 	tree   *tree
 	server *transport.Server
+	// hooks are set by tests only (export_test.go).
+	hooks testHooks
 }
 
 // Open checks cfg, loads the token key ring, opens the store and the source. Nothing runs until
@@ -180,6 +182,7 @@ func (e *Engine) Start() error {
 		issuer:  e.issuer,
 		recheck: e.verifier.Recheck,
 		notify:  e.notifierOrNil(),
+		hooks:   e.hooks,
 		session: actors.SessionConfig{
 			Verifier:      e.verifier,
 			NoAuth:        e.cfg.NoAuth,
@@ -298,10 +301,24 @@ func (e *Engine) Store() persistence.Store { return e.store }
 // Security returns the engine's store of security records (read it only).
 func (e *Engine) Security() persistence.SecurityStore { return e.store }
 
+// Budgets of Shutdown's waits, within its context. In normal conditions the whole stop
+// takes well under the 5 s that cmd/engine allows: its longest wait is for clients that do
+// not answer their close frame.
+const (
+	// restDrain bounds the wait for REST calls in progress; those still running are cut.
+	restDrain = time.Second
+	// connGrace bounds the wait for WebSocket connections to end once their sessions closed
+	// them: a client's time to answer the close (transport.CloseGrace), and a margin. The
+	// connections still open then are cut.
+	connGrace = transport.CloseGrace + 500*time.Millisecond
+)
+
 // Shutdown stops the engine in order: no new connections, then the source and the detector,
 // then the store (which writes what it holds), then the sessions (closed with 1001), then the
 // broadcaster, and last the store's files. protoactor's own Shutdown stops no actor, so the
-// tree is poisoned top down here.
+// tree is poisoned top down here. REST calls get restDrain to finish and WebSocket clients
+// connGrace to take their close; what remains then is cut, so that a client that reads
+// nothing cannot hold the stop.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	var errs []error
 	if e.stopKeys != nil {
@@ -309,24 +326,21 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		<-e.keysDone
 	}
 	if e.server != nil {
-		if err := e.server.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, e.stopServing(ctx))
 	}
+	closing := time.Now()
 	if e.tree != nil {
-		if err := e.tree.stop(ctx, e.system); err != nil {
-			errs = append(errs, err)
-		}
+		var err error
+		closing, err = e.tree.stop(ctx, e.system)
+		errs = append(errs, err)
 		e.system.Shutdown()
+	}
+	if e.server != nil {
+		errs = append(errs, e.endConns(ctx, closing))
 	}
 	if e.notifier != nil {
 		if err := e.notifier.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("system: close notifications: %w", err))
-		}
-	}
-	if e.server != nil {
-		if err := e.server.WaitConns(ctx); err != nil {
-			errs = append(errs, err)
 		}
 	}
 	if err := e.store.Close(); err != nil {
@@ -334,6 +348,36 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.log.Info("engine stopped")
 	return errors.Join(errs...)
+}
+
+// stopServing stops accepting connections and waits up to restDrain for the REST calls in
+// progress, then cuts those still running.
+func (e *Engine) stopServing(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, restDrain)
+	defer cancel()
+	err := e.server.Shutdown(rctx)
+	if err == nil {
+		return nil
+	}
+	e.log.Warn("rest calls cut at shutdown", "after", restDrain.String())
+	if cerr := e.server.Close(); cerr != nil || ctx.Err() != nil {
+		return errors.Join(err, cerr)
+	}
+	return nil
+}
+
+// endConns waits for the WebSocket connections to end, up to connGrace after closing (when
+// their sessions closed them), then cuts the rest and waits for their readers to end.
+func (e *Engine) endConns(ctx context.Context, closing time.Time) error {
+	gctx, cancel := context.WithDeadline(ctx, closing.Add(connGrace))
+	defer cancel()
+	if e.server.WaitConns(gctx) == nil {
+		return nil
+	}
+	if n := e.server.CutConns(); n > 0 {
+		e.log.Warn("connections cut at shutdown", "conns", n, "after", connGrace.String())
+	}
+	return e.server.WaitConns(ctx)
 }
 
 // poison stops pid after its queued messages and waits for it (protoactor gives up after

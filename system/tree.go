@@ -30,6 +30,7 @@ type treeConfig struct {
 	issuer  actors.TokenIssuer
 	recheck func(auth.Claims) error
 	notify  actors.Notifier
+	hooks   testHooks
 }
 
 // tree holds the PIDs of the root supervisor's children.
@@ -67,6 +68,7 @@ func spawnTree(system *actor.ActorSystem, tc treeConfig) (*tree, error) {
 		}
 		tc.rules = rules
 	}
+	tc.rules = tc.hooks.rules(tc.rules)
 	props := actor.PropsFromProducer(func() actor.Actor { return &rootActor{tc: tc} },
 		actor.WithSupervisor(actors.NewRestartStrategy(tc.stats, tc.log)))
 	pid, err := system.Root.SpawnNamed(props, "whalecast")
@@ -112,20 +114,20 @@ func (r *rootActor) spawn(ctx actor.Context) {
 	t := &tree{root: ctx.Self()}
 	t.audit = named(actors.NewAuditProps(tc.store, tc.stats, tc.log.With("actor", "audit")),
 		"audit")
-	t.broadcaster = named(actors.NewBroadcasterProps(tc.store.LastSeq(), tc.stats,
-		tc.log.With("actor", "broadcaster")), "broadcaster")
+	t.broadcaster = named(tc.hooks.broadcaster(actors.NewBroadcasterProps(tc.store.LastSeq(),
+		tc.stats, tc.log.With("actor", "broadcaster"))), "broadcaster")
 	t.store = named(actors.NewStoreProps(tc.store, t.broadcaster, tc.stats,
 		tc.log.With("actor", "store")), "store")
 	t.sessions = named(actors.NewSessionsProps(&actors.SessionDeps{
 		Config:      tc.session,
 		Broadcaster: t.broadcaster,
-		Alerts:      tc.store,
+		Alerts:      tc.hooks.alerts(tc.store),
 		Clock:       tc.clock,
 		Stats:       tc.stats,
 		Logger:      tc.log.With("actor", "session"),
 		Issuer:      tc.issuer,
 		Auditor:     tc.access,
-		Recheck:     tc.recheck,
+		Recheck:     tc.hooks.recheck(tc.recheck),
 	}), "sessions")
 	tc.access.pids.Store(&accessPIDs{audit: t.audit, sessions: t.sessions})
 	monitor, err := actors.NewMonitorProps(tc.cfg.Operator.Accuracy(), t.sessions, tc.notify,
@@ -153,11 +155,12 @@ func (r *rootActor) spawn(ctx actor.Context) {
 	r.t = t
 }
 
-// stop takes the tree down in dependency order; see Engine.Shutdown.
-func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) error {
+// stop takes the tree down in dependency order; see Engine.Shutdown. It returns when the
+// sessions were told to close their connections.
+func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) (time.Time, error) {
 	root := system.Root
 	if _, err := root.RequestFuture(t.root, &stopping{}, 5*time.Second).Result(); err != nil {
-		return fmt.Errorf("system: stop tree: %w", err)
+		return time.Now(), fmt.Errorf("system: stop tree: %w", err)
 	}
 	var errs []error
 	for _, pid := range []*actor.PID{t.testAlerts, t.source, t.detector, t.tracker,
@@ -166,13 +169,31 @@ func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) error {
 			errs = append(errs, poison(root, pid))
 		}
 	}
+	// The store's last batches are on their way to the sessions: the broadcaster hands them
+	// out before the sessions are told to close, so live clients get them before their 1001.
+	errs = append(errs, flush(root, t.broadcaster))
+	closing := time.Now()
 	root.Send(t.sessions, &actors.ServerShutdown{})
 	errs = append(errs, waitSessions(ctx, system, t.sessions))
 	for _, pid := range []*actor.PID{t.sessions, t.monitor, t.broadcaster, t.audit,
 		t.root} {
 		errs = append(errs, poison(root, pid))
 	}
-	return errors.Join(errs...)
+	return closing, errors.Join(errs...)
+}
+
+// flushTimeout bounds the wait for the broadcaster at shutdown; it answers within
+// milliseconds unless a disk stall left it a long queue.
+const flushTimeout = time.Second
+
+// flush waits until the broadcaster has handled every message sent to it before. A
+// broadcaster stopped after repeated failures (the engine is degraded) is not waited for.
+func flush(root *actor.RootContext, broadcaster *actor.PID) error {
+	_, err := root.RequestFuture(broadcaster, &actors.Flush{}, flushTimeout).Result()
+	if err != nil && !errors.Is(err, actor.ErrDeadLetter) {
+		return fmt.Errorf("system: flush broadcaster: %w", err)
+	}
+	return nil
 }
 
 // waitSessions gives sessions time to flush their close frames before their supervisor

@@ -38,5 +38,7 @@
 // while frames are queued; a timer pings a silent client from a short-lived callback
 // goroutine. Control frames are answered by the reader. Sessions own their connection's state; the
 // transport forwards frames and close requests, and closes a connection itself only for a control
-// frame flood (4008), a dead peer, or a stuck write after a close.
+// frame flood (4008), a dead peer, or a stuck write after a close. At shutdown the engine may
+// cut, through Server.CutConns, the connections that outlived their close (a client that
+// reads nothing); the server holds its connections weakly for that, behind one mutex.
 package transport

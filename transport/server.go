@@ -121,6 +121,8 @@ type Server struct {
 	limiters    *limiterTable
 	http        *http.Server
 	conns       sync.WaitGroup
+	// live holds the WebSocket connections being served, for CutConns.
+	live liveConns
 	// peers is what every WebSocket connection shares: timers, logger, counters.
 	peers *peerEnv
 
@@ -277,6 +279,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// Close closes the listener and every plain HTTP connection at once, REST calls in progress
+// included: what Shutdown does when its wait has run out. WebSocket connections are left to
+// their sessions and to CutConns.
+func (s *Server) Close() error {
+	if err := s.http.Close(); err != nil {
+		return fmt.Errorf("transport: close: %w", err)
+	}
+	return nil
+}
+
 // WaitConns waits until every WebSocket connection has ended (their sessions close them), or
 // until ctx ends.
 func (s *Server) WaitConns(ctx context.Context) error {
@@ -346,6 +358,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	handedOff = true
+	s.live.add(peer)
 	peer.serve(started.PID)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/whalecast/whalecast/internal/btcdtest"
+	"github.com/whalecast/whalecast/internal/leakcheck"
 	"github.com/whalecast/whalecast/system"
 	"github.com/whalecast/whalecast/system/systemtest"
 )
@@ -31,7 +32,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(run(args, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	// The tests run engines in process too: none may leave a goroutine behind.
+	os.Exit(leakcheck.Run(m, 10*time.Second, leakcheck.Module, "protoactor-go/actor.",
+		"dgraph-io/badger", "dgraph-io/ristretto", "gorilla/websocket"))
 }
 
 // Deadlines of the helpers; they bound waits that normally end in milliseconds.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -18,8 +19,15 @@ import (
 	"github.com/whalecast/whalecast/system"
 )
 
-// shutdownTimeout bounds a graceful stop after SIGINT or SIGTERM.
-const shutdownTimeout = 20 * time.Second
+// shutdownTimeout bounds a graceful stop after SIGINT or SIGTERM (issue 5: 5 s). A normal
+// stop takes a few milliseconds, or about transport.CloseGrace (2 s) when a client does not
+// answer its close frame. A stop that is not done in time ends the process anyway, with an
+// error: the store is then left as after a crash, which loses nothing that was durable.
+const shutdownTimeout = 5 * time.Second
+
+// shutdownMargin is the part of shutdownTimeout kept for the process to exit after the
+// engine's Shutdown gave up on its context.
+const shutdownMargin = 500 * time.Millisecond
 
 // serveFlags parses the flags of `engine serve` (and the environment) into a Config.
 func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
@@ -249,10 +257,28 @@ func serve(args []string, stderr io.Writer) error {
 			log.Error("server failed", "err", err)
 		}
 	}
+	// A second signal now ends the process at once.
+	stop()
+	return shutdown(engine, log)
+}
 
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+// shutdown stops the engine within shutdownTimeout. Should its Shutdown hang past its
+// context (a disk that does not answer), it returns an error without waiting any longer.
+func shutdown(engine *system.Engine, log *slog.Logger) error {
+	deadline := time.Now().Add(shutdownTimeout)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-shutdownMargin))
 	defer cancel()
-	return engine.Shutdown(sctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- engine.Shutdown(sctx) }()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case err := <-stopped:
+		return err
+	case <-timer.C:
+		log.Error("shutdown not done in time: exiting anyway", "after", shutdownTimeout)
+		return fmt.Errorf("shutdown not done within %v", shutdownTimeout)
+	}
 }
 
 // rateFlag is --rate: a non-negative number, or "auto" (negative inside) for the source's

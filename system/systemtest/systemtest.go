@@ -34,6 +34,13 @@ func Start(tb testing.TB, cfg system.Config, log *slog.Logger) *Engine {
 	if err != nil {
 		tb.Fatalf("open engine: %v", err)
 	}
+	return Run(tb, eng)
+}
+
+// Run starts an opened engine and serves it on 127.0.0.1 port 0; it is stopped when the
+// test ends, or earlier by Stop. On failure the engine is shut down.
+func Run(tb testing.TB, eng *system.Engine) *Engine {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		_ = eng.Shutdown(context.Background())
