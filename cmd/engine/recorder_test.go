@@ -1,10 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,21 @@ type recorder struct {
 // seq; 0 reads until the connection ends.
 func record(tb testing.TB, wsURL, tok string, since, stopAt uint64) *recorder {
 	tb.Helper()
+	auth := fmt.Sprintf(`{"type":"auth","token":%q,"since":%d}`, tok, since)
+	return startRecorder(tb, wsURL, auth, &since, stopAt)
+}
+
+// recordLive is record without since: the stream starts after the welcome's seq.
+func recordLive(tb testing.TB, wsURL, tok string) *recorder {
+	tb.Helper()
+	return startRecorder(tb, wsURL, fmt.Sprintf(`{"type":"auth","token":%q}`, tok), nil, 0)
+}
+
+// startRecorder dials wsURL, sends auth, reads auth_success and welcome and starts
+// recording; since nil takes the welcome's seq.
+func startRecorder(tb testing.TB, wsURL, auth string, since *uint64,
+	stopAt uint64) *recorder {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	c, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL, nil)
@@ -52,18 +68,22 @@ func record(tb testing.TB, wsURL, tok string, since, stopAt uint64) *recorder {
 	_ = resp.Body.Close()
 	tb.Cleanup(func() { _ = c.Close() })
 	_ = c.SetWriteDeadline(time.Now().Add(waitTimeout))
-	auth := fmt.Sprintf(`{"type":"auth","token":%q,"since":%d}`, tok, since)
 	if err := c.WriteMessage(websocket.TextMessage, []byte(auth)); err != nil {
 		tb.Fatalf("send auth: %v", err)
 	}
-	for _, want := range []string{"auth_success", "welcome"} {
-		if m := readMsg(tb, c); m.Type != want {
-			tb.Fatalf("after auth: got type %q, want %s", m.Type, want)
-		}
+	if m := readMsg(tb, c); m.Type != "auth_success" {
+		tb.Fatalf("after auth: got type %q, want auth_success", m.Type)
+	}
+	welcome := readMsg(tb, c)
+	if welcome.Type != "welcome" {
+		tb.Fatalf("after auth_success: got type %q, want welcome", welcome.Type)
+	}
+	if since == nil {
+		since = &welcome.Seq
 	}
 	_ = c.SetReadDeadline(time.Time{})
 
-	r := &recorder{conn: c, since: since, stopAt: stopAt, done: make(chan struct{})}
+	r := &recorder{conn: c, since: *since, stopAt: stopAt, done: make(chan struct{})}
 	go r.read()
 	return r
 }
@@ -78,31 +98,43 @@ func (r *recorder) read() {
 			r.ended(err)
 			return
 		}
-		var m struct {
-			Type string `json:"type"`
-			Seq  uint64 `json:"seq"`
-		}
-		if err := json.Unmarshal(data, &m); err != nil {
-			r.violation(fmt.Errorf("decode %.80q: %w", data, err))
-			continue
-		}
-		if m.Type != "whale_alert" && m.Type != "alert_update" {
+		seq, ok := recordSeq(data)
+		if !ok {
 			r.violation(fmt.Errorf("after seq %d: got %.200s, want only records", last, data))
 			continue
 		}
-		if m.Seq != last+1 {
-			r.violation(fmt.Errorf("seq %d follows %d: gap, repeat or disorder", m.Seq, last))
+		if seq != last+1 {
+			r.violation(fmt.Errorf("seq %d follows %d: gap, repeat or disorder", seq, last))
 		}
-		last = m.Seq
+		last = seq
 		r.mu.Lock()
-		r.records = append(r.records, seenRecord{seq: m.Seq, frame: data})
+		r.records = append(r.records, seenRecord{seq: seq, frame: data})
 		r.mu.Unlock()
-		if r.stopAt > 0 && m.Seq >= r.stopAt {
+		if r.stopAt > 0 && seq >= r.stopAt {
 			_ = r.conn.Close()
 			return
 		}
 	}
 	r.violation(fmt.Errorf("more than %d records", maxRecorded))
+}
+
+// recordSeq returns the seq of a whale_alert or alert_update message; ok is false for any
+// other message. Records start with their type and seq (alert.Frame), which spares a
+// recorder the decoding of thousands of messages a second.
+func recordSeq(data []byte) (seq uint64, ok bool) {
+	for _, typ := range []string{"whale_alert", "alert_update"} {
+		rest, found := bytes.CutPrefix(data, []byte(`{"type":"`+typ+`","seq":`))
+		if !found {
+			continue
+		}
+		end := bytes.IndexByte(rest, ',')
+		if end < 0 {
+			return 0, false
+		}
+		seq, err := strconv.ParseUint(string(rest[:end]), 10, 64)
+		return seq, err == nil
+	}
+	return 0, false
 }
 
 func (r *recorder) violation(err error) {

@@ -22,14 +22,15 @@ import (
 // stopBound is how long the engine may take to exit after SIGTERM (issue 5).
 const stopBound = 5 * time.Second
 
-// TestSIGTERMStopsInTime stops the engine binary with SIGTERM twice: once while the
-// simulator runs as fast as it goes (the store is writing), once with clients connected:
-// three that read (resuming from 0, from the middle and from the end of a store of
-// thousands of records) and one that reads nothing at all, whose socket is full with a write
-// of the engine blocked on it. Each time the process must exit with code 0 within 5 s;
-// every reading client must get all its records without a gap and then close code 1001.
-// An engine restarted on the same data must then resume each reader exactly where it
-// stopped, and hold every record the clients saw, unchanged.
+// TestSIGTERMStopsInTime stops the engine binary with SIGTERM three times. First while the
+// simulator runs as fast as it goes, with a live reader (the store is writing). Then with
+// clients connected: three that read (resuming from 0 and from the middle of a store of
+// thousands of records, and one live only) and one that reads nothing at all, whose socket
+// is full with a write of the engine blocked on it. Last after a restart on the same data.
+// Each time the process must exit with code 0 within 5 s, and every reading client must get
+// every record the store held when it closed, without a gap, and then close code 1001. The
+// restarted engine must resume a reader exactly where it stopped, and hold every record the
+// clients saw, unchanged.
 func TestSIGTERMStopsInTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs engine processes for several seconds")
@@ -49,7 +50,7 @@ func TestSIGTERMStopsInTime(t *testing.T) {
 	for lastSeq(t, addr, tok) < fill {
 		publish(t, addr, tok, 100)
 	}
-	busy := record(t, "ws://"+addr+"/ws", tok, lastSeq(t, addr, tok), 0)
+	busy := recordLive(t, "ws://"+addr+"/ws", tok)
 	waitFor(t, "live records", func() bool { return busy.count() > 0 })
 	checkStopped(t, p, "while storing")
 	checkReaders(t, p, busy)
@@ -63,7 +64,7 @@ func TestSIGTERMStopsInTime(t *testing.T) {
 	readers := []*recorder{
 		record(t, wsURL, tok, 0, 0),
 		record(t, wsURL, tok, stored/2, 0),
-		record(t, wsURL, tok, stored, 0),
+		recordLive(t, wsURL, tok),
 	}
 	waitFor(t, "the readers to catch up", func() bool {
 		return readers[0].count() >= int(stored) && readers[1].count() >= int(stored-stored/2)
