@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/whalecast/whalecast/actors"
+	"github.com/whalecast/whalecast/internal/alert"
 	"github.com/whalecast/whalecast/internal/auth"
 )
 
@@ -50,5 +51,39 @@ func TestEndedSessionsLeaveBroadcaster(t *testing.T) {
 				t.Errorf("open session: got %q, want whale_alert", got)
 			}
 		})
+	}
+}
+
+// TestBroadcasterFlush checks the barrier the engine's shutdown uses between the store's last
+// write and closing the sessions: Flush is answered only once every alert handed to the
+// broadcaster before it has gone to the sessions.
+func TestBroadcasterFlush(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineConfig{})
+	peer := newFakePeer(0)
+	e.connect(t, peer, auth.PermRead)
+	var records []alert.Record
+	for _, a := range whales(1, 50) {
+		records = append(records, alert.Record{Alert: &a})
+	}
+	stored, err := e.mem.Append(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stored {
+		e.sys.Root.Send(e.broadcaster, &actors.Published{
+			Entries: []actors.Entry{{Stored: st, Meta: actors.MetaOf(st)}}})
+	}
+
+	res, err := e.sys.Root.RequestFuture(e.broadcaster, &actors.Flush{}, waitLimit).Result()
+	if _, ok := res.(*actors.Flushed); err != nil || !ok {
+		t.Fatalf("flush: got %T, %v; want *actors.Flushed", res, err)
+	}
+	if got := e.stats.AlertsPublished.Load(); got != int64(len(stored)) {
+		t.Errorf("published when flushed: got %d, want %d", got, len(stored))
+	}
+	if got := seqsOf(t, peer.next(t, len(stored))); len(got) != len(stored) ||
+		got[len(got)-1] != stored[len(stored)-1].Seq {
+		t.Errorf("session got seqs %v, want 1 to %d", got, len(stored))
 	}
 }

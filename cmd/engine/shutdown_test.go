@@ -26,11 +26,12 @@ const stopBound = 5 * time.Second
 // simulator runs as fast as it goes, with a live reader (the store is writing). Then with
 // clients connected: three that read (resuming from 0 and from the middle of a store of
 // thousands of records, and one live only) and one that reads nothing at all, whose socket
-// is full with a write of the engine blocked on it. Last after a restart on the same data.
-// Each time the process must exit with code 0 within 5 s, and every reading client must get
-// every record the store held when it closed, without a gap, and then close code 1001. The
-// restarted engine must resume a reader exactly where it stopped, and hold every record the
-// clients saw, unchanged.
+// is full with a write of the engine blocked on it; new connections must be refused while
+// that stop runs. Last after a restart on the same data. Each time the process must exit
+// with code 0 within 5 s, and every reading client must get every record the store held
+// when it closed, without a gap, and then close code 1001. The restarted engine must
+// resume a reader exactly where it stopped, and hold every record the clients saw,
+// unchanged.
 func TestSIGTERMStopsInTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs engine processes for several seconds")
@@ -69,7 +70,9 @@ func TestSIGTERMStopsInTime(t *testing.T) {
 	waitFor(t, "the readers to catch up", func() bool {
 		return readers[0].count() >= int(stored) && readers[1].count() >= int(stored-stored/2)
 	})
-	checkStopped(t, p, "with clients")
+	if !checkStopped(t, p, "with clients") {
+		t.Errorf("the engine accepted connections until it exited, want refusals from SIGTERM")
+	}
 	if cut := strings.Contains(p.logTail(), `"connections cut at shutdown"`); stuckKnown &&
 		!cut {
 		t.Errorf("no connection was cut at shutdown: the client that reads nothing did not "+
@@ -120,15 +123,41 @@ func checkReaders(tb testing.TB, p *engineProcess, readers ...*recorder) map[uin
 	return seen
 }
 
-// checkStopped sends SIGTERM and checks that p exits with code 0 within stopBound.
-func checkStopped(tb testing.TB, p *engineProcess, when string) {
+// checkStopped sends SIGTERM and checks that p exits with code 0 within stopBound. It
+// reports whether p refused new connections before it exited.
+func checkStopped(tb testing.TB, p *engineProcess, when string) (refused bool) {
 	tb.Helper()
-	code, took := p.terminate(tb, waitTimeout)
+	addr := p.addr(tb)
+	start := time.Now()
+	p.signal(tb, syscall.SIGTERM)
+	refused = refusedBeforeExit(addr, p)
+	code := p.waitExit(tb, waitTimeout)
+	took := time.Since(start)
 	if code != 0 || took > stopBound {
 		tb.Errorf("SIGTERM %s: exit code %d after %v, want 0 within %v\n%s", when, code,
 			took.Round(time.Millisecond), stopBound, p.logTail())
 	}
 	tb.Logf("SIGTERM %s: exit code %d after %v", when, code, took.Round(time.Millisecond))
+	return refused
+}
+
+// refusedBeforeExit dials addr every 10 ms until a connection is refused (true) or p has
+// exited (false).
+func refusedBeforeExit(addr string, p *engineProcess) bool {
+	for range int(waitTimeout / (10 * time.Millisecond)) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		select {
+		case <-p.exited:
+			return false
+		default:
+		}
+		if err != nil {
+			return true
+		}
+		_ = c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 // lastStoredAtExit returns the last seq of the store as p closed it (its "store closed"
@@ -159,14 +188,6 @@ func lastSeq(tb testing.TB, addr, tok string) uint64 {
 		tb.Fatalf("stats: got %d %.200s (%v), want 200 with last_seq", status, body, err)
 	}
 	return stats.LastSeq
-}
-
-// waitStored waits until the engine at addr has stored n records.
-func waitStored(tb testing.TB, addr, tok string, n uint64) {
-	tb.Helper()
-	waitFor(tb, fmt.Sprintf("%d records stored", n), func() bool {
-		return lastSeq(tb, addr, tok) >= n
-	})
 }
 
 // waitFor polls cond every 20 ms until it holds, failing tb after waitTimeout.
