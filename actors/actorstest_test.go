@@ -102,10 +102,18 @@ func (p *fakePeer) Send(frame []byte) bool {
 }
 
 func (p *fakePeer) Close(code int, reason string) {
+	p.CloseWith(nil, code, reason)
+}
+
+// CloseWith records final as the last frame, past the peer's capacity.
+func (p *fakePeer) CloseWith(final []byte, code int, reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
+	}
+	if final != nil {
+		p.frames = append(p.frames, bytes.Clone(final))
 	}
 	p.closed, p.code, p.reason = true, code, reason
 	p.signal()

@@ -8,21 +8,18 @@ import (
 	"github.com/whalecast/whalecast/internal/alert"
 )
 
-// subscriber is the broadcaster's own record of a session: it holds only a PID and the filter
-// the session sent, so that sessions could live on another node.
+// subscriber is the broadcaster's record of a session: its PID, to tell it when its client
+// fell behind, and its outlet, which takes the alerts.
 type subscriber struct {
-	pid     *actor.PID
-	receive bool
-	filter  Filter
-}
-
-// wants reports whether the subscriber takes e.
-func (s subscriber) wants(e Entry) bool {
-	return s.receive && s.filter.Wants(e.Meta)
+	pid *actor.PID
+	out *outlet
 }
 
 // broadcaster fans published alerts out to subscribed sessions. It encodes each alert's frame
-// once and sends the same bytes to every matching session.
+// once and hands the same bytes to every session's outlet.
+//
+// The outlets make the fan-out in-process: a session on another node would need an outlet
+// that forwards, which the engine does not have (docs/architecture.md).
 type broadcaster struct {
 	stats *Stats
 	log   *slog.Logger
@@ -53,10 +50,6 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *Subscribe:
 		b.subscribe(ctx, msg)
-	case *SetFilter:
-		if i, ok := b.index[msg.Session.Id]; ok {
-			b.subs[i].filter, b.subs[i].receive = msg.Filter, msg.Receive
-		}
 	case *Published:
 		b.publish(ctx, msg)
 	case *Unsubscribe:
@@ -69,7 +62,11 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 }
 
 func (b *broadcaster) subscribe(ctx actor.Context, m *Subscribe) {
-	sub := subscriber{pid: m.Session, receive: m.Receive, filter: m.Filter}
+	if m.outlet == nil {
+		b.log.Error("broadcaster: subscribe without an outlet", "session", m.Session.Id)
+		return
+	}
+	sub := subscriber{pid: m.Session, out: m.outlet}
 	if i, ok := b.index[m.Session.Id]; ok {
 		b.subs[i] = sub
 	} else {
@@ -101,12 +98,14 @@ func (b *broadcaster) publish(ctx actor.Context, m *Published) {
 			continue
 		}
 		b.lastSeq = e.Stored.Seq
-		msg := &Deliver{Seq: e.Stored.Seq, Frame: alert.Frame(e.Stored), Meta: e.Meta}
+		d := &delivery{seq: e.Stored.Seq, frame: alert.Frame(e.Stored), meta: e.Meta}
 		n := int64(0)
 		for _, s := range b.subs {
-			if s.wants(e) {
-				ctx.Send(s.pid, msg)
+			switch s.out.offer(d) {
+			case offerQueued:
 				n++
+			case offerRefused:
+				ctx.Send(s.pid, &deliveryRefused{})
 			}
 		}
 		b.stats.AlertsPublished.Add(1)

@@ -183,6 +183,10 @@ func TestResumeOverflowIsSlowConsumer(t *testing.T) {
 	if code != actors.CloseSlowConsumer {
 		t.Errorf("close code %d %q, want %d", code, reason, actors.CloseSlowConsumer)
 	}
+	frames := peer.nextUntil(t, "error")
+	if last := answers(frames[len(frames)-1:]); last[0] != "error:slow_consumer" {
+		t.Errorf("last frame before the close: %q, want error:slow_consumer", last)
+	}
 	if got := e.stats.SlowConsumerCloses.Load(); got != 1 {
 		t.Errorf("SlowConsumerCloses %d, want 1", got)
 	}
@@ -203,8 +207,10 @@ func TestSlowConsumerClosed(t *testing.T) {
 	if code != actors.CloseSlowConsumer {
 		t.Errorf("close code %d %q, want %d", code, reason, actors.CloseSlowConsumer)
 	}
-	if got := answers(slow.next(t, 2)); got[0] != "auth_success" || got[1] != "welcome" {
-		t.Errorf("slow client got %q, want auth_success, welcome and the close", got)
+	if got := answers(slow.next(t, 3)); got[0] != "auth_success" || got[1] != "welcome" ||
+		got[2] != "error:slow_consumer" {
+		t.Errorf("slow client got %q, want auth_success, welcome, the slow_consumer error "+
+			"and the close", got)
 	}
 	if got := e.stats.SlowConsumerCloses.Load(); got != 1 {
 		t.Errorf("SlowConsumerCloses %d, want 1", got)
@@ -260,5 +266,39 @@ func TestResumeOverRetentionGap(t *testing.T) {
 	}
 	if ok, diff := equalSeqs(seqs, seqRange(9, 13)); !ok {
 		t.Errorf("%s: got %v", diff, seqs)
+	}
+}
+
+// TestResumeFromStoredNotYetPublished resumes from a seq the store holds but the
+// broadcaster has not handed out yet (a client that read it through REST): the resume is
+// accepted, and the client gets the live alerts above since, none twice.
+func TestResumeFromStoredNotYetPublished(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineConfig{})
+	var records []alert.Record
+	for _, a := range whales(1, 4) {
+		records = append(records, alert.Record{Alert: &a})
+	}
+	stored, err := e.mem.Append(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := newFakePeer(0)
+	pid := e.startSession(t, peer)
+	e.send(pid, authMessage(e.token(t, auth.PermRead), 2))
+	if got := answers(peer.next(t, 2)); got[0] != "auth_success" || got[1] != "welcome" {
+		t.Fatalf("got %q, want auth_success and welcome", got)
+	}
+
+	for _, st := range stored {
+		e.sys.Root.Send(e.broadcaster, &actors.Published{
+			Entries: []actors.Entry{{Stored: st, Meta: actors.MetaOf(st)}}})
+	}
+	if seqs := seqsOf(t, peer.next(t, 2)); seqs[0] != 3 || seqs[1] != 4 {
+		t.Errorf("after since 2: got seqs %v, want [3 4]", seqs)
+	}
+	e.send(pid, `{"type":"ping"}`)
+	if got := answers(peer.next(t, 1)); got[0] != "pong" {
+		t.Errorf("got %q after the alerts, want only pong", got)
 	}
 }

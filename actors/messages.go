@@ -61,14 +61,11 @@ type Published struct {
 }
 
 // Subscribe registers a session with the broadcaster. The broadcaster answers the session
-// with SubscribeAck before it delivers anything to it.
+// with SubscribeAck, then hands it every later alert through its outlet. Only sessions send
+// it: the outlet is theirs.
 type Subscribe struct {
 	Session *actor.PID
-	// Receive is false for sessions without the read permission: they learn the latest seq
-	// but get no alerts.
-	Receive bool
-	// Filter chooses the records delivered.
-	Filter Filter
+	outlet  *outlet
 }
 
 // Unsubscribe removes a session from the broadcaster. A session that sent Subscribe sends
@@ -84,7 +81,7 @@ type SubscribeAck struct {
 }
 
 // Flush asks the broadcaster to answer (with Flushed) once it has handled every message sent
-// to it before: the alerts it was handed have then gone to the sessions' mailboxes. The
+// to it before: the alerts it was handed have then gone to the sessions' connections. The
 // engine's shutdown flushes between the store's last write and closing the sessions, so
 // that live clients get every stored alert before their close. Send it with RequestFuture.
 type Flush struct{}
@@ -92,23 +89,9 @@ type Flush struct{}
 // Flushed answers Flush.
 type Flushed struct{}
 
-// SetFilter changes a subscribed session's filter.
-type SetFilter struct {
-	Session *actor.PID
-	Filter  Filter
-	// Receive changes whether the session gets alerts (a new token changed its permissions).
-	Receive bool
-}
-
-// Deliver hands a session one encoded whale_alert or alert_update frame. Frame is shared by
-// every session and must not be modified.
-type Deliver struct {
-	Seq   uint64
-	Frame []byte
-	// Meta lets the session apply a filter it changed after the broadcaster chose the
-	// recipients.
-	Meta Meta
-}
+// deliveryRefused tells a session that its outlet refused a live alert: the client fell
+// behind past its queue's bound (or the held alerts' during a resume).
+type deliveryRefused struct{}
 
 // ClientFrame is one message read from a client connection.
 type ClientFrame struct {

@@ -10,6 +10,9 @@ type Peer interface {
 	// Close queues a close frame with code and reason after the frames already queued (or at
 	// once when the queue is stuck), then closes the connection. Later calls do nothing.
 	Close(code int, reason string)
+	// CloseWith is Close with a last frame written right before the close frame, even when
+	// the queue is full (a stuck queue is dropped first): how a slow consumer is told why.
+	CloseWith(final []byte, code int, reason string)
 	// Released tells the peer the session has handled one ClientFrame, so that the reader may
 	// forward another: inbound frames in flight per connection are bounded this way.
 	Released()

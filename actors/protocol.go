@@ -43,6 +43,13 @@ const (
 	ErrCodeTokenRevoked = "token_revoked"
 )
 
+// ErrCodeSlowConsumer is sent just before the connection is closed with 4009.
+const ErrCodeSlowConsumer = "slow_consumer"
+
+// slowConsumerFrame is written ahead of a 4009 close.
+var slowConsumerFrame = errorFrame(ErrCodeSlowConsumer,
+	"the client fell behind: reconnect and resume with since")
+
 // MaxClientMessage is the largest client message accepted, in bytes; a larger one closes the
 // connection with 1009.
 const MaxClientMessage = 4096

@@ -148,12 +148,14 @@ type session struct {
 	claims  auth.Claims
 	limiter *sessionLimiter
 
-	filter Filter
+	// out takes the live alerts the broadcaster hands over. It holds the session's filter:
+	// the session writes it under the outlet's mutex and, being its only writer, reads it
+	// without.
+	out outlet
 	// registered: Subscribe was sent, so Unsubscribe goes when the session stops.
 	registered bool
 	subscribed bool
 	ackSeq     uint64
-	sentLive   bool
 	resumed    bool
 	// sinceRefused: the auth message asked for since without read; told after welcome.
 	sinceRefused bool
@@ -184,8 +186,8 @@ func (s *session) Receive(ctx actor.Context) {
 		s.onTokenExpiry(ctx, msg)
 	case *SubscribeAck:
 		s.onSubscribeAck(ctx, msg)
-	case *Deliver:
-		s.onDeliver(ctx, msg)
+	case *deliveryRefused:
+		s.onDeliveryRefused(ctx)
 	case *replayContinue:
 		s.continueReplay(ctx)
 	case *PeerGone:
@@ -217,7 +219,8 @@ func (s *session) start(ctx actor.Context, m *StartSession) {
 	}
 	s.peer = m.Peer
 	s.deps.Stats.ConnsUnauthenticated.Add(1)
-	s.filter = Filter{MinSat: satFromBTC(s.cfg.DefaultMinBTC)}
+	s.out.peer, s.out.holding, s.out.maxHeld = m.Peer, true, s.cfg.MaxPending
+	s.out.setFilter(Filter{MinSat: satFromBTC(s.cfg.DefaultMinBTC)}, false)
 	if s.cfg.NoAuth {
 		s.authenticate(ctx, noAuthClaims(s.deps.Clock.Now()), nil)
 		return
@@ -297,7 +300,12 @@ func (s *session) closeWith(ctx actor.Context, code int, reason string) {
 	s.state = stateClosing
 	s.stopTimer()
 	s.replay = nil
-	s.peer.Close(code, reason)
+	s.out.close()
+	if code == CloseSlowConsumer {
+		s.peer.CloseWith(slowConsumerFrame, code, reason)
+	} else {
+		s.peer.Close(code, reason)
+	}
 	ctx.Stop(ctx.Self())
 }
 
@@ -306,12 +314,23 @@ func (s *session) send(ctx actor.Context, frame []byte) bool {
 	if s.peer.Send(frame) {
 		return true
 	}
+	s.onDeliveryRefused(ctx)
+	return false
+}
+
+// onDeliveryRefused ends a session whose client could not take a frame: the connection is
+// already closing, or the client fell behind past its queue's bound. A slow consumer is told
+// with an error frame (slow_consumer) written ahead of the close (4009); it can resume with
+// since.
+func (s *session) onDeliveryRefused(ctx actor.Context) {
+	if s.state == stateClosing {
+		return
+	}
 	if s.peer.Closed() {
 		s.closeWith(ctx, CloseNormal, "")
-		return false
+		return
 	}
 	s.deps.Stats.SlowConsumerCloses.Add(1)
 	s.log(slog.LevelWarn, "session slow consumer", "queued", s.peer.Queued())
 	s.closeWith(ctx, CloseSlowConsumer, "slow_consumer")
-	return false
 }

@@ -97,8 +97,8 @@ func (s *session) authenticate(ctx actor.Context, claims auth.Claims, since *uin
 	}
 	s.sinceRefused = since != nil && !canRead
 	s.registered = true
-	ctx.Send(s.deps.Broadcaster, &Subscribe{Session: ctx.Self(), Receive: canRead,
-		Filter: s.filter})
+	s.out.setFilter(s.out.filter, canRead)
+	ctx.Send(s.deps.Broadcaster, &Subscribe{Session: ctx.Self(), outlet: &s.out})
 }
 
 func permStrings(perms []auth.Perm) []string {
@@ -125,7 +125,9 @@ func (s *session) onSubscribeAck(ctx actor.Context, ack *SubscribeAck) {
 	}
 	if s.replay != nil {
 		s.startReplay(ctx, ack.LastSeq)
+		return
 	}
+	s.goLive(ctx)
 }
 
 func satFromBTC(btc float64) int64 {

@@ -107,10 +107,8 @@ func (s *session) onSubscribe(ctx actor.Context, m clientMessage) {
 			return
 		}
 	}
-	s.filter = Filter{MinSat: satFromBTC(*m.MinBTC), Detectors: m.Detectors,
-		Statuses: m.Statuses}
-	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), Filter: s.filter,
-		Receive: s.claims.Has(auth.PermRead)})
+	s.out.setFilter(Filter{MinSat: satFromBTC(*m.MinBTC), Detectors: m.Detectors,
+		Statuses: m.Statuses}, s.claims.Has(auth.PermRead))
 	s.send(ctx, subscribedFrame(*m.MinBTC, m.Detectors, m.Statuses))
 }
 
@@ -122,7 +120,7 @@ func (s *session) onLateAuth(ctx actor.Context, m clientMessage) {
 		s.reauthenticate(ctx, m)
 		return
 	}
-	if s.sentLive || s.replay != nil || s.resumed {
+	if s.replay != nil || s.resumed || (m.Since != nil && !s.out.hold()) {
 		s.send(ctx, errorFrame(ErrCodeBadRequest, "already authenticated"))
 		return
 	}

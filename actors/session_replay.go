@@ -15,14 +15,15 @@ import (
 // session actors concurrently with the store actor's writes.
 type AlertReader interface {
 	Range(after uint64, limit int) ([]alert.Stored, error)
+	// LastSeq is the seq of the latest stored record, 0 when none.
+	LastSeq() uint64
 }
 
-// replay is a resume in progress: stored alerts in (cursor, upto] go out page by page, and
-// live alerts (all above upto) wait in pending until the replay is done.
+// replay is a resume in progress: stored alerts in (cursor, upto] go out page by page, while
+// live alerts (all above upto) wait in the session's outlet until the replay is done.
 type replay struct {
 	cursor  uint64
 	upto    uint64
-	pending []*Deliver
 	waiting bool
 }
 
@@ -33,19 +34,27 @@ type replayContinue struct{}
 const replayRetry = 20 * time.Millisecond
 
 // startReplay replays up to upto, the broadcaster's latest seq when the session subscribed.
-// A since ahead of it (a client that talked to another engine, or a store that was wiped)
-// is answered bad_request and the session goes live without a replay.
+// A since above it may still be a stored seq the broadcaster has not handed out yet (a
+// client that read it through REST): the client then gets the live alerts above since. A
+// since above every stored seq (a client that talked to another engine, or a store that was
+// wiped) is answered bad_request, and the session goes live without a replay.
 func (s *session) startReplay(ctx actor.Context, upto uint64) {
-	if s.replay.cursor > upto {
+	if since := s.replay.cursor; since > upto {
 		s.replay = nil
-		s.send(ctx, errorFrame(ErrCodeBadRequest, "since is ahead of the latest seq "+
-			strconv.FormatUint(upto, 10)))
+		if last := s.deps.Alerts.LastSeq(); since > last {
+			if !s.send(ctx, errorFrame(ErrCodeBadRequest, "since is ahead of the latest seq "+
+				strconv.FormatUint(last, 10))) {
+				return
+			}
+		} else {
+			s.out.sent(since)
+		}
+		s.goLive(ctx)
 		return
 	}
 	s.replay.upto = upto
 	s.continueReplay(ctx)
 }
-
 // continueReplay sends the next page, or finishes the replay. Pages are read only while the
 // outbound queue is below its high-water mark, so a slow reader never makes the session hold
 // more than one page.
@@ -75,7 +84,7 @@ func (s *session) continueReplay(ctx actor.Context) {
 			break
 		}
 		r.cursor = st.Seq
-		if s.filter.Wants(MetaOf(st)) && !s.send(ctx, alert.Frame(st)) {
+		if s.out.filter.Wants(MetaOf(st)) && !s.send(ctx, alert.Frame(st)) {
 			return
 		}
 	}
@@ -97,34 +106,16 @@ func (s *session) readPage(r *replay) ([]alert.Stored, error) {
 	return s.deps.Alerts.Range(r.cursor, limit)
 }
 
-// finishReplay flushes the live alerts that arrived during the replay, then goes live.
+// finishReplay ends the replay: the live alerts held meanwhile follow.
 func (s *session) finishReplay(ctx actor.Context) {
-	pending := s.replay.pending
 	s.replay = nil
-	s.sentLive = s.sentLive || len(pending) > 0
-	for _, d := range pending {
-		if !s.send(ctx, d.Frame) {
-			return
-		}
-	}
+	s.goLive(ctx)
 }
 
-// onDeliver sends a live alert, or holds it while a replay runs.
-func (s *session) onDeliver(ctx actor.Context, d *Deliver) {
-	if s.state != stateAuthenticated || !s.claims.Has(auth.PermRead) ||
-		!s.filter.Wants(d.Meta) {
-		return
+// goLive sends the live alerts held since the session subscribed, then lets the broadcaster
+// hand the next ones straight to the connection.
+func (s *session) goLive(ctx actor.Context) {
+	if !s.out.release() {
+		s.onDeliveryRefused(ctx)
 	}
-	if r := s.replay; r != nil {
-		if len(r.pending) >= s.cfg.MaxPending {
-			s.deps.Stats.SlowConsumerCloses.Add(1)
-			s.log(slog.LevelWarn, "session slow consumer", "pending", len(r.pending))
-			s.closeWith(ctx, CloseSlowConsumer, "slow_consumer")
-			return
-		}
-		r.pending = append(r.pending, d)
-		return
-	}
-	s.sentLive = true
-	s.send(ctx, d.Frame)
 }

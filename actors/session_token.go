@@ -76,8 +76,10 @@ func (s *session) useClaims(ctx actor.Context, claims auth.Claims) {
 	}
 	ttl := claims.ExpiresAt.Sub(s.deps.Clock.Now())
 	s.schedule(ctx, ttl, func(gen uint64) any { return &tokenExpiry{gen: gen} })
-	ctx.Send(s.deps.Broadcaster, &SetFilter{Session: ctx.Self(), Filter: s.filter,
-		Receive: claims.Has(auth.PermRead)})
+	s.out.setFilter(s.out.filter, claims.Has(auth.PermRead))
+	if s.replay == nil && s.subscribed {
+		s.goLive(ctx)
+	}
 }
 
 // stillValid rechecks the session's token (expiry, retired key, revocation) and ends the

@@ -167,14 +167,15 @@ func (p countingPeer) Send([]byte) bool {
 	}
 	return true
 }
-func (countingPeer) Close(int, string) {}
-func (countingPeer) Released()         {}
-func (countingPeer) Queued() int       { return 0 }
-func (countingPeer) Remote() string    { return "bench" }
-func (countingPeer) Closed() bool      { return false }
+func (countingPeer) Close(int, string)             {}
+func (countingPeer) CloseWith([]byte, int, string) {}
+func (countingPeer) Released()                     {}
+func (countingPeer) Queued() int                   { return 0 }
+func (countingPeer) Remote() string                { return "bench" }
+func (countingPeer) Closed() bool                  { return false }
 
 // BenchmarkFanout publishes one alert to n authenticated in-process sessions per op and
-// waits until every session has handed it to its connection.
+// waits until every connection has it (the broadcaster hands it to each session's outlet).
 func BenchmarkFanout(b *testing.B) {
 	for _, n := range []int{1, 1_000, 10_000} {
 		b.Run(sizeName(n), func(b *testing.B) { benchFanout(b, n) })

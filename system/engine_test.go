@@ -251,7 +251,7 @@ func TestSlowConsumer(t *testing.T) {
 	})
 	var got []uint64
 	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
-	code := 0
+	code, told := 0, false
 	for range maxMessagesBeforeClose {
 		m, err := tryRead(c, waitTimeout)
 		var ce *websocket.CloseError
@@ -262,10 +262,20 @@ func TestSlowConsumer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after %d alerts: got %v, want a close frame", len(got), err)
 		}
+		if told {
+			t.Fatalf("a %s frame after the slow_consumer error, want the close", m.Type)
+		}
+		if m.Type == "error" {
+			if m.Code != "slow_consumer" {
+				t.Fatalf("error frame %s, want code slow_consumer", m.Raw)
+			}
+			told = true
+			continue
+		}
 		got = append(got, m.Seq)
 	}
-	if code != 4009 {
-		t.Fatalf("close code: got %d, want 4009", code)
+	if code != 4009 || !told {
+		t.Fatalf("close code %d, told %v: want the slow_consumer error, then 4009", code, told)
 	}
 	checkDense(t, got)
 

@@ -67,6 +67,8 @@ type wsPeer struct {
 	queuedBytes int
 	closeCode   int
 	closeReason string
+	// final is written right before the close frame (CloseWith).
+	final []byte
 	// closeBy, once closing, is the latest deadline of any frame write.
 	closeBy time.Time
 	pinger  *time.Timer
@@ -142,13 +144,18 @@ func (p *wsPeer) Send(frame []byte) bool {
 // client, it gets CloseGrace to finish before the socket is closed under it: waiting for its
 // own deadline would hold the socket and its buffers for a client that reads nothing.
 func (p *wsPeer) Close(code int, reason string) {
+	p.CloseWith(nil, code, reason)
+}
+
+// CloseWith implements actors.Peer.
+func (p *wsPeer) CloseWith(final []byte, code int, reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing || p.broken {
 		return
 	}
 	p.closing = true
-	p.closeCode, p.closeReason = code, reason
+	p.closeCode, p.closeReason, p.final = code, reason, final
 	p.closeBy = time.Now().Add(p.env.times.FrameWrite)
 	if len(p.queue) >= MaxQueuedFrames || p.queuedBytes >= MaxQueuedBytes/2 {
 		p.queue, p.queuedBytes = nil, 0
@@ -189,10 +196,11 @@ func (p *wsPeer) writeLoop() {
 		p.mu.Lock()
 		if len(p.queue) == 0 {
 			p.writing = false
-			closing, code, reason := p.closing, p.closeCode, p.closeReason
+			closing, code, reason, final := p.closing, p.closeCode, p.closeReason, p.final
+			p.final = nil
 			p.mu.Unlock()
 			if closing {
-				p.writeClose(code, reason)
+				p.writeClose(final, code, reason)
 			}
 			return
 		}
@@ -217,12 +225,20 @@ func (p *wsPeer) writeLoop() {
 	}
 }
 
-// writeClose sends the close frame and gives the client CloseGrace to answer; the reader
-// closes the socket when the answer (or the deadline) comes. Reading on until then keeps
-// unread client bytes from turning the close into a reset that would hide the code.
-func (p *wsPeer) writeClose(code int, reason string) {
+// writeClose sends final, if any, and the close frame, and gives the client CloseGrace to
+// answer; the reader closes the socket when the answer (or the deadline) comes. Reading on
+// until then keeps unread client bytes from turning the close into a reset that would hide
+// the code.
+func (p *wsPeer) writeClose(final []byte, code int, reason string) {
 	msg := websocket.FormatCloseMessage(code, reason)
 	deadline := time.Now().Add(p.env.times.CloseGrace)
+	if final != nil {
+		_ = p.conn.SetWriteDeadline(deadline)
+		if err := p.conn.WriteMessage(websocket.TextMessage, final); err != nil {
+			p.fail()
+			return
+		}
+	}
 	if err := p.conn.WriteControl(websocket.CloseMessage, msg, deadline); err != nil {
 		p.fail()
 		return
