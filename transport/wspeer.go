@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -29,6 +30,11 @@ const (
 	// that time is disconnected. Once the connection is closing, every frame still queued
 	// must be written within one WriteTimeout in all.
 	WriteTimeout = 10 * time.Second
+	// SocketSendBuffer is the kernel's send buffer of a WebSocket connection (SO_SNDBUF;
+	// Linux doubles it for its bookkeeping). Left to itself the kernel grows a connection's
+	// buffer to 4 MiB, and a client that stops reading would hide that much behind
+	// MaxQueuedBytes before the engine noticed it was slow.
+	SocketSendBuffer = 64 << 10
 	// CloseGrace is how long a closing connection waits for the client's close reply, and
 	// how long a write blocked on a client that reads nothing may go on once the connection
 	// is closed with a stuck queue.
@@ -93,12 +99,23 @@ type wsPeer struct {
 }
 
 func newWSPeer(conn *websocket.Conn, br *bufio.Reader, ip netip.Addr, env *peerEnv) *wsPeer {
+	limitSendBuffer(conn.NetConn())
 	return &wsPeer{
 		conn: conn,
 		br:   br,
 		raw:  rawConn(conn.NetConn()),
 		ip:   ip,
 		env:  env,
+	}
+}
+
+// limitSendBuffer sets c's kernel send buffer to SocketSendBuffer, through TLS if need be.
+func limitSendBuffer(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(SocketSendBuffer)
 	}
 }
 

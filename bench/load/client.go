@@ -44,6 +44,8 @@ type client struct {
 	// dropCause says how.
 	dropped   bool
 	dropCause string
+	// stalled: the client read nothing after its welcome (Config.Stalled).
+	stalled bool
 }
 
 // dialer returns the WebSocket dialer of the run's clients: small buffers, as a run holds
@@ -76,9 +78,55 @@ func (r *run) runClient(ctx context.Context, c *client, dials <-chan struct{}) {
 	r.welcomed.Add(1)
 	r.connected.Add(1)
 	r.updatePeak()
-	r.read(c)
+	if c.stalled {
+		r.stall(c)
+	} else {
+		r.read(c)
+	}
 	r.connected.Add(-1)
 	_ = c.conn.Load().Close()
+}
+
+// stalledReceiveBuffer is a stalled client's socket receive buffer: small, so that its
+// server's queue, not the kernel, holds what it does not read.
+const stalledReceiveBuffer = 4096
+
+// dialSmallReceiveBuffer dials TCP with a receive buffer of stalledReceiveBuffer bytes.
+func dialSmallReceiveBuffer(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(stalledReceiveBuffer)
+	}
+	return conn, nil
+}
+
+// stall reads nothing until the run stops, then reads what the server sent meanwhile to
+// learn whether, and how, it ended the connection. A server that closes a client which
+// reads nothing can seldom send its close frame (its write is stuck behind the unread
+// data), so a reset or an end of stream counts as a close too; only the answer to the
+// run's own close frame, or no answer at all, means the server kept the client.
+func (r *run) stall(c *client) {
+	<-r.stopped
+	conn := c.conn.Load()
+	_ = conn.SetReadDeadline(time.Now().Add(closeWait))
+	for {
+		_, _, err := conn.NextReader()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		var ne net.Error
+		kept := (errors.As(err, &ce) && ce.Code == websocket.CloseNormalClosure) ||
+			(errors.As(err, &ne) && ne.Timeout())
+		if !kept {
+			c.dropped, c.dropCause = true, causeOf(err)
+		}
+		return
+	}
 }
 
 // connect dials and authenticates c, and returns once it has its welcome and has sent its
@@ -99,7 +147,11 @@ func (r *run) connect(ctx context.Context, c *client) error {
 		header.Set("Authorization", "Bearer "+token)
 	}
 
-	conn, resp, err := r.dialer().DialContext(ctx, r.cfg.URL, header)
+	dialer := r.dialer()
+	if c.stalled {
+		dialer.NetDialContext = dialSmallReceiveBuffer
+	}
+	conn, resp, err := dialer.DialContext(ctx, r.cfg.URL, header)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}

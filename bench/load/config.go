@@ -85,6 +85,11 @@ type Config struct {
 	// Drain is how long to wait after the last publish for deliveries still in flight; the
 	// wait ends early once every client has what it is owed. 0 means DefaultDrain.
 	Drain time.Duration
+	// Stalled is how many of the clients (the first ones) stop reading once they have their
+	// welcome, as a client whose network or process hangs would: the run shows whether the
+	// others' latency suffers. They are left out of the delivery and latency figures; the
+	// result counts how the server ended them (a 4009 close is expected). 0 to Clients-1.
+	Stalled int
 	// PID is the server's process id, to read its resident memory from /proc; 0 reads none.
 	PID int
 	// Progress receives a line a second while the run goes; nil shows none.
@@ -143,6 +148,9 @@ func (c Config) Check() error {
 			"more often", ErrConfig, c.PublishRate, c.PublishEvery, transport.MaxPublishCount)
 	case c.HandshakeTimeout < 0 || c.Drain < 0 || c.Drain > time.Minute:
 		return fmt.Errorf("%w: negative timeout, or drain over 1m", ErrConfig)
+	case c.Stalled < 0 || (c.Stalled > 0 && c.Stalled >= c.Clients):
+		return fmt.Errorf("%w: stalled %d: want 0 to clients-1 (%d)", ErrConfig, c.Stalled,
+			c.Clients-1)
 	case c.PID < 0:
 		return fmt.Errorf("%w: pid %d", ErrConfig, c.PID)
 	}

@@ -61,6 +61,11 @@ type ClientStats struct {
 	// Dropped counts connections the server ended before the run did, DropCauses how.
 	Dropped    uint64            `json:"dropped"`
 	DropCauses map[string]uint64 `json:"drop_causes,omitempty"`
+	// Stalled counts the clients that read nothing after their welcome (Config.Stalled);
+	// StalledClosed those the server ended, StalledCauses how.
+	Stalled       uint64            `json:"stalled,omitempty"`
+	StalledClosed uint64            `json:"stalled_closed,omitempty"`
+	StalledCauses map[string]uint64 `json:"stalled_causes,omitempty"`
 	// Unfinished counts clients whose goroutine did not end in time; they are left out.
 	Unfinished uint64 `json:"unfinished,omitempty"`
 }
@@ -177,7 +182,7 @@ func (r *run) result(interrupted bool, stats json.RawMessage) *Result {
 	}
 
 	var recs []*receipts
-	drops := map[string]uint64{}
+	drops, stalls := map[string]uint64{}, map[string]uint64{}
 	for _, c := range r.clients[:r.launched.Load()] {
 		select {
 		case <-c.done:
@@ -186,6 +191,14 @@ func (r *run) result(interrupted bool, stats json.RawMessage) *Result {
 			continue
 		}
 		if !c.ready {
+			continue
+		}
+		if c.stalled {
+			res.Clients.Stalled++
+			if c.dropped {
+				res.Clients.StalledClosed++
+				r.count(stalls, c.dropCause)
+			}
 			continue
 		}
 		recs = append(recs, &c.rec)
@@ -203,6 +216,9 @@ func (r *run) result(interrupted bool, stats json.RawMessage) *Result {
 	res.Clients.Connected, res.Clients.Peak = r.welcomed.Load(), r.peak.Load()
 	if len(drops) > 0 {
 		res.Clients.DropCauses = drops
+	}
+	if len(stalls) > 0 {
+		res.Clients.StalledCauses = stalls
 	}
 
 	t := account(r.pub.published(), recs)
@@ -275,6 +291,10 @@ func (res *Result) WriteTable(w io.Writer) error {
 	row("connected", "%d (peak %d)", c.Connected, c.Peak)
 	row("connect errors", "%d%s", c.ConnectErrors, causes(c.ConnectCauses))
 	row("dropped by server", "%d%s", c.Dropped, causes(c.DropCauses))
+	if c.Stalled > 0 {
+		row("stalled clients", "%d, closed by the server %d%s", c.Stalled, c.StalledClosed,
+			causes(c.StalledCauses))
+	}
 	row("published", "%d alerts in %d calls (refused %d, failed %d, store lost %d)",
 		p.Alerts, p.Calls, p.Refused, p.Failed, p.StoreLost)
 	if p.LastError != "" {

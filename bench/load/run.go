@@ -28,6 +28,8 @@ type run struct {
 	// launched counts the clients whose goroutine started, the first ones of clients.
 	launched atomic.Int64
 	stopping atomic.Bool
+	// stopped is closed when the run stops its clients: stalled clients then read.
+	stopped chan struct{}
 
 	connected   atomic.Int64 // clients welcomed and still connected
 	peak        atomic.Int64
@@ -52,10 +54,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	cfg = cfg.withDefaults()
 	r := &run{cfg: cfg, hist: NewHistogram(), pub: newPublisher(cfg),
-		connectErrors: map[string]uint64{}}
+		connectErrors: map[string]uint64{}, stopped: make(chan struct{})}
 	r.clients = make([]*client, cfg.Clients)
 	for i := range r.clients {
-		r.clients[i] = &client{id: i, done: make(chan struct{})}
+		r.clients[i] = &client{id: i, done: make(chan struct{}), stalled: i < cfg.Stalled}
 	}
 	return r.execute(ctx), nil
 }
@@ -88,6 +90,7 @@ func (r *run) execute(ctx context.Context) *Result {
 	stats := r.serverStats()
 
 	r.stopping.Store(true)
+	close(r.stopped)
 	cancelDials()
 	r.stopClients()
 	r.pub.client.CloseIdleConnections()
@@ -206,7 +209,7 @@ func (r *run) drained() bool {
 			continue
 		default:
 		}
-		if !c.welcomed.Load() {
+		if !c.welcomed.Load() || c.stalled {
 			continue
 		}
 		rec := receipts{base: c.base.Load()}

@@ -122,6 +122,35 @@ func TestRunAgainstEngine(t *testing.T) {
 	}
 }
 
+// TestRunWithStalledClient runs with one client that stops reading: the engine closes it as
+// a slow consumer, and every other client gets every alert. (The stalled client cannot read
+// the 4009 close frame: the engine's write to it is stuck, so it cuts the socket.)
+func TestRunWithStalledClient(t *testing.T) {
+	const clients = 5
+	eng := startEngine(t, nil)
+	res := runLoad(t, t.Context(), load.Config{
+		URL:         "ws://" + eng.Addr + "/ws",
+		Clients:     clients,
+		Stalled:     1,
+		Duration:    3 * time.Second,
+		Ramp:        100,
+		Credentials: secretCredentials(t, testSecret),
+		// 4,000 alerts of about 500 bytes: past the engine's 1 MiB queue of a connection.
+		PublishRate:  2000,
+		PublishEvery: 50 * time.Millisecond,
+	})
+	if c := res.Clients; c.Stalled != 1 || c.StalledClosed != 1 {
+		t.Errorf("stalled: got %+v, want the one stalled client closed by the engine", c)
+	}
+	if got := eng.Engine.Stats().SlowConsumerCloses.Load(); got != 1 {
+		t.Errorf("engine's slow consumer closes: got %d, want 1", got)
+	}
+	if d := res.Delivery; d.ErrorFrames != 0 {
+		t.Errorf("error frames %d among the clients that read, want 0", d.ErrorFrames)
+	}
+	loadtest.CheckClean(t, res, clients, 1000)
+}
+
 // TestRunCountsRefusals runs with a secret the engine does not hold: every client is
 // refused (4003) and every publish call too (401), and the run still ends and reports.
 func TestRunCountsRefusals(t *testing.T) {

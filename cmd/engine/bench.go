@@ -74,6 +74,8 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		"wait after the last publish for deliveries in flight (ends early when all came)")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", load.DefaultHandshakeTimeout,
 		"bound on a client's connection, authentication and welcome")
+	fs.IntVar(&cfg.Stalled, "stalled", 0, "clients (of --clients) that stop reading after "+
+		"their welcome, to see whether the others' latency suffers")
 	fs.IntVar(&cfg.PID, "pid", 0, "the server's process id: report its memory per connection")
 	out := fs.String("out", "", "directory for bench.json and report.html")
 	if err := fs.Parse(args); err != nil {
