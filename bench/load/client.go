@@ -258,11 +258,23 @@ func (r *run) handle(c *client, data []byte, now time.Time) {
 			c.received.Add(1)
 			r.delivered.Add(1)
 			r.hist.Record(now.Sub(f.firstSeen))
+			r.noteReceipt(now)
 		}
 	case f.kind == frameError:
 		r.errorFrames.Add(1)
 	default:
 		r.otherFrames.Add(1)
+	}
+}
+
+// noteReceipt raises lastReceipt to now.
+func (r *run) noteReceipt(now time.Time) {
+	ns := now.UnixNano()
+	for {
+		old := r.lastReceipt.Load()
+		if ns <= old || r.lastReceipt.CompareAndSwap(old, ns) {
+			return
+		}
 	}
 }
 

@@ -79,6 +79,10 @@ type Config struct {
 	// Each call publishes what the rate owes since the last one, at most
 	// transport.MaxPublishCount.
 	PublishEvery time.Duration
+	// PublishDelay is how long after the run's start publishing begins, so that a run can
+	// measure with every client connected: a ramp of N clients at R a second takes N/R.
+	// Below Duration; 0 publishes from the start.
+	PublishDelay time.Duration
 	// HandshakeTimeout bounds a client's connection and wait for its welcome; 0 means
 	// DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -146,6 +150,9 @@ func (c Config) Check() error {
 	case c.PublishRate*c.PublishEvery.Seconds() > transport.MaxPublishCount:
 		return fmt.Errorf("%w: %v alerts/s every %v is over %d alerts a call: publish "+
 			"more often", ErrConfig, c.PublishRate, c.PublishEvery, transport.MaxPublishCount)
+	case c.PublishDelay < 0 || c.PublishDelay >= c.Duration:
+		return fmt.Errorf("%w: publish delay %v: want 0 up to the duration %v", ErrConfig,
+			c.PublishDelay, c.Duration)
 	case c.HandshakeTimeout < 0 || c.Drain < 0 || c.Drain > time.Minute:
 		return fmt.Errorf("%w: negative timeout, or drain over 1m", ErrConfig)
 	case c.Stalled < 0 || (c.Stalled > 0 && c.Stalled >= c.Clients):

@@ -41,6 +41,12 @@ func TestConfigCheck(t *testing.T) {
 		{"publish too often", func(c *Config) { c.PublishEvery = time.Millisecond }, false},
 		{"negative pid", func(c *Config) { c.PID = -1 }, false},
 		{"long drain", func(c *Config) { c.Drain = time.Hour }, false},
+		{"publish delay", func(c *Config) { c.PublishDelay = 2 * time.Second }, true},
+		{"publish delay past the run", func(c *Config) { c.PublishDelay = c.Duration }, false},
+		{"negative publish delay", func(c *Config) { c.PublishDelay = -time.Second }, false},
+		{"stalled", func(c *Config) { c.Stalled = 9 }, true},
+		{"every client stalled", func(c *Config) { c.Stalled = 10 }, false},
+		{"negative stalled", func(c *Config) { c.Stalled = -1 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

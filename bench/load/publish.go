@@ -43,6 +43,8 @@ type publisher struct {
 	refused atomic.Uint64 // calls answered 429
 	failed  atomic.Uint64 // calls that failed otherwise
 	lost    atomic.Uint64 // alerts the server could not store
+	// firstCall is when the first call started, in Unix nanoseconds; 0 before.
+	firstCall atomic.Int64
 
 	mu      sync.Mutex
 	seqs    []uint64
@@ -100,6 +102,7 @@ func (p *publisher) run(ctx, calls context.Context) {
 
 // publish makes one call for n alerts; it returns how long to pause after a 429.
 func (p *publisher) publish(ctx context.Context, n int) time.Duration {
+	p.firstCall.CompareAndSwap(0, time.Now().UnixNano())
 	p.calls.Add(1)
 	body, _ := json.Marshal(transport.PublishRequest{Count: n,
 		Detector: transport.PublishDetectorBench})

@@ -43,6 +43,8 @@ type Setup struct {
 	Ramp          float64 `json:"ramp_per_s"`
 	PublishRate   float64 `json:"publish_rate_per_s"`
 	PublishEveryS float64 `json:"publish_every_s"`
+	PublishDelayS float64 `json:"publish_delay_s,omitempty"`
+	Stalled       int     `json:"stalled,omitempty"`
 	Auth          string  `json:"auth"`
 	GoVersion     string  `json:"go_version"`
 	OS            string  `json:"os"`
@@ -104,6 +106,9 @@ type DeliveryStats struct {
 	// PerSecond is Delivered over the run's length; PeakPerSecond the best second.
 	PerSecond     float64 `json:"per_second"`
 	PeakPerSecond float64 `json:"peak_per_second"`
+	// PublishingPerSecond is Delivered over the time from the first publish call to the
+	// last receipt: the rate a burst was delivered at, ramp and idle drain left out.
+	PublishingPerSecond float64 `json:"publishing_per_second"`
 	// ErrorFrames, OtherFrames and BadFrames count the other messages: errors, everything
 	// else readable, and unreadable ones.
 	ErrorFrames uint64 `json:"error_frames"`
@@ -173,6 +178,7 @@ func (r *run) result(interrupted bool, stats json.RawMessage) *Result {
 		Setup: Setup{Clients: r.cfg.Clients, DurationS: r.cfg.Duration.Seconds(),
 			Ramp: r.cfg.Ramp, PublishRate: r.cfg.PublishRate,
 			PublishEveryS: r.cfg.PublishEvery.Seconds(), Auth: r.authName(),
+			PublishDelayS: r.cfg.PublishDelay.Seconds(), Stalled: r.cfg.Stalled,
 			GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
 			CPUs: runtime.NumCPU()},
 		Publish: PublishStats{Calls: r.pub.calls.Load(), Alerts: r.pub.alerts.Load(),
@@ -230,6 +236,10 @@ func (r *run) result(interrupted bool, stats json.RawMessage) *Result {
 		BadFrames: r.badFrames.Load()}
 	for _, s := range res.Timeline {
 		res.Delivery.PeakPerSecond = max(res.Delivery.PeakPerSecond, s.Rate)
+	}
+	if first, last := r.pub.firstCall.Load(), r.lastReceipt.Load(); first > 0 && last > first {
+		res.Delivery.PublishingPerSecond = float64(t.Unique) /
+			time.Duration(last-first).Seconds()
 	}
 
 	snap := r.hist.Snapshot()
@@ -308,7 +318,8 @@ func (res *Result) WriteTable(w io.Writer) error {
 		row("unexpected", "%d before welcome, %d untracked, %d unpublished", d.Early,
 			d.Untracked, d.Unpublished)
 	}
-	row("deliveries/s", "%.1f (peak second %.0f)", d.PerSecond, d.PeakPerSecond)
+	row("deliveries/s", "%.1f (peak second %.0f, while publishing %.0f)", d.PerSecond,
+		d.PeakPerSecond, d.PublishingPerSecond)
 	row("latency p50", "%s", formatMs(l.P50Ms))
 	row("latency p90", "%s", formatMs(l.P90Ms))
 	row("latency p99", "%s", formatMs(l.P99Ms))

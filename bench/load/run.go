@@ -38,6 +38,8 @@ type run struct {
 	errorFrames atomic.Uint64
 	otherFrames atomic.Uint64
 	badFrames   atomic.Uint64
+	// lastReceipt is when the latest load alert was received, in Unix nanoseconds.
+	lastReceipt atomic.Int64
 
 	mu            sync.Mutex
 	connectErrors map[string]uint64
@@ -80,7 +82,9 @@ func (r *run) execute(ctx context.Context) *Result {
 	pubDone := make(chan struct{})
 	go func() {
 		defer close(pubDone)
-		r.pub.run(pubCtx, ctx)
+		if sleepUntil(pubCtx, r.started.Add(r.cfg.PublishDelay)) {
+			r.pub.run(pubCtx, ctx)
+		}
 	}()
 
 	r.sampleUntil(ctx, holdEnd, false)

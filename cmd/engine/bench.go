@@ -68,6 +68,8 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		"publishes none")
 	fs.DurationVar(&cfg.PublishEvery, "publish-every", load.DefaultPublishEvery,
 		"interval between publish calls (each publishes what the rate owes, at most 100)")
+	fs.DurationVar(&cfg.PublishDelay, "publish-delay", 0, "start publishing this long after "+
+		"the run starts (after the ramp: N clients at R/s take N/R)")
 	fs.StringVar(&cfg.PublishURL, "publish-url", "",
 		"publish route (default: --url's host, /api/v1/admin/publish)")
 	fs.DurationVar(&cfg.Drain, "drain", load.DefaultDrain,
