@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,17 +92,15 @@ var _ Store = (*Badger)(nil)
 
 // OpenBadger opens (or creates) the store in opts.Dir. It returns an error wrapping
 // ErrLocked when another engine holds the directory and one wrapping ErrCorrupt when the
-// stored data is damaged.
+// stored data is damaged. Before Badger opens, it removes the empty log files that a kill
+// in the middle of Badger creating or deleting one leaves (see removeEmptyLogs): Badger
+// alone would refuse the directory for good.
 func OpenBadger(opts BadgerOptions) (*Badger, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("persistence: create data directory %s: %w", opts.Dir, err)
-	}
-
-	lock, err := lockDir(opts.Dir)
+	lock, err := prepareDir(opts.Dir, opts.Logger)
 	if err != nil {
 		return nil, err
 	}

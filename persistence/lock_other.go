@@ -9,3 +9,7 @@ type dirLock struct{}
 func lockDir(string) (*dirLock, error) { return &dirLock{}, nil }
 
 func (*dirLock) release() error { return nil }
+
+// exclusive reports whether the lock keeps every other opener out: this no-op does not, so
+// OpenBadger leaves the directory's files alone before Badger takes its own lock.
+func (*dirLock) exclusive() bool { return false }

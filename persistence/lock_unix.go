@@ -47,3 +47,6 @@ func (l *dirLock) release() error {
 	}
 	return nil
 }
+
+// exclusive reports whether the lock keeps every other opener out: a flock does.
+func (*dirLock) exclusive() bool { return true }
