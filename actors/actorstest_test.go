@@ -422,7 +422,7 @@ func newEngine(tb testing.TB, cfg engineConfig) *engine {
 	}
 
 	root := e.sys.Root
-	e.broadcaster = root.Spawn(actors.NewBroadcasterProps(store.LastSeq(), e.stats, e.log))
+	e.broadcaster = root.Spawn(actors.NewBroadcasterProps(store, e.stats, e.log))
 	e.store = root.Spawn(actors.NewStoreProps(store, e.broadcaster, e.stats, e.log))
 	e.sessions = root.Spawn(actors.NewSessionsProps(&actors.SessionDeps{
 		Config:      cfg.Session,

@@ -31,15 +31,25 @@ type broadcaster struct {
 // A session leaves by sending Unsubscribe when it stops. The broadcaster does not watch its
 // subscribers: a watch would cost every idle session about 600 bytes of actor state.
 type fanout struct {
+	alerts  AlertReader
 	lastSeq uint64
 	subs    []subscriber
 	index   map[string]int
+	// failed is set when an incarnation fails; the next one catches up from the store.
+	failed bool
 }
 
-// NewBroadcasterProps returns the broadcaster's props. lastSeq is the store's latest seq at
-// start: alerts up to it are only in the store.
-func NewBroadcasterProps(lastSeq uint64, stats *Stats, log *slog.Logger) *actor.Props {
-	state := &fanout{lastSeq: lastSeq, index: map[string]int{}}
+// Bounds of the catch-up after a restart.
+const (
+	catchUpPage  = 256
+	catchUpPages = 64
+)
+
+// NewBroadcasterProps returns the broadcaster's props. alerts is the store: its latest seq at
+// start is where live delivery begins (older alerts are only in the store), and after a
+// restart the broadcaster reads from it what the failed incarnation did not deliver.
+func NewBroadcasterProps(alerts AlertReader, stats *Stats, log *slog.Logger) *actor.Props {
+	state := &fanout{alerts: alerts, lastSeq: alerts.LastSeq(), index: map[string]int{}}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &broadcaster{stats: stats, log: log, fanout: state}
 	})
@@ -57,8 +67,38 @@ func (b *broadcaster) Receive(ctx actor.Context) {
 	case *Flush:
 		ctx.Respond(&Flushed{})
 	case *actor.Restarting:
+		b.failed = true
 		b.log.Warn("broadcaster restarting", "subscribers", len(b.subs))
+	case *actor.Started:
+		if b.failed {
+			b.failed = false
+			b.catchUp(ctx)
+		}
 	}
+}
+
+// catchUp offers the stored records above lastSeq. After a failure they are those of the
+// batch the failed incarnation was handling, which protoactor does not hand to the next
+// one; outlets skip what a client already has, so a batch half delivered is finished, not
+// repeated. Records published later are skipped when their Published comes. The catch-up is
+// bounded: past it, clients see a jump in seqs and resume with since.
+func (b *broadcaster) catchUp(ctx actor.Context) {
+	for range catchUpPages {
+		page, err := b.alerts.Range(b.lastSeq, catchUpPage)
+		if err != nil {
+			b.log.Error("broadcaster catch-up failed", "after", b.lastSeq, "err", err)
+			return
+		}
+		if len(page) == 0 {
+			return
+		}
+		for _, st := range page {
+			b.offer(ctx, Entry{Stored: st, Meta: MetaOf(st)})
+		}
+		b.log.Info("broadcaster caught up", "records", len(page), "last_seq", b.lastSeq)
+	}
+	b.log.Warn("broadcaster catch-up cut short", "last_seq", b.lastSeq,
+		"limit", catchUpPage*catchUpPages)
 }
 
 func (b *broadcaster) subscribe(ctx actor.Context, m *Subscribe) {
@@ -94,21 +134,26 @@ func (b *broadcaster) remove(pid *actor.PID) {
 
 func (b *broadcaster) publish(ctx actor.Context, m *Published) {
 	for _, e := range m.Entries {
-		if e.Stored.Seq <= b.lastSeq {
-			continue
+		if e.Stored.Seq > b.lastSeq {
+			b.offer(ctx, e)
 		}
-		b.lastSeq = e.Stored.Seq
-		d := &delivery{seq: e.Stored.Seq, frame: alert.Frame(e.Stored), meta: e.Meta}
-		n := int64(0)
-		for _, s := range b.subs {
-			switch s.out.offer(d) {
-			case offerQueued:
-				n++
-			case offerRefused:
-				ctx.Send(s.pid, &deliveryRefused{})
-			}
-		}
-		b.stats.AlertsPublished.Add(1)
-		b.stats.Deliveries.Add(n)
 	}
+}
+
+// offer hands one record to every subscriber. lastSeq moves past it only once every
+// subscriber had it, so that a failure half way leaves it to the catch-up.
+func (b *broadcaster) offer(ctx actor.Context, e Entry) {
+	d := &delivery{seq: e.Stored.Seq, frame: alert.Frame(e.Stored), meta: e.Meta}
+	n := int64(0)
+	for _, s := range b.subs {
+		switch s.out.offer(d) {
+		case offerQueued:
+			n++
+		case offerRefused:
+			ctx.Send(s.pid, &deliveryRefused{})
+		}
+	}
+	b.lastSeq = e.Stored.Seq
+	b.stats.AlertsPublished.Add(1)
+	b.stats.Deliveries.Add(n)
 }

@@ -205,11 +205,12 @@ func benchFanout(b *testing.B, n int) {
 	defer system.Shutdown()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	stats := actors.NewStats(time.Now())
-	broadcaster := system.Root.Spawn(actors.NewBroadcasterProps(0, stats, log))
+	mem := persistence.NewMemory()
+	broadcaster := system.Root.Spawn(actors.NewBroadcasterProps(mem, stats, log))
 	sessions := system.Root.Spawn(actors.NewSessionsProps(&actors.SessionDeps{
 		Config:      actors.SessionConfig{NoAuth: true},
 		Broadcaster: broadcaster,
-		Alerts:      persistence.NewMemory(),
+		Alerts:      mem,
 		Clock:       clock.Real{},
 		Stats:       stats,
 		Logger:      log,

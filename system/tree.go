@@ -114,7 +114,7 @@ func (r *rootActor) spawn(ctx actor.Context) {
 	t := &tree{root: ctx.Self()}
 	t.audit = named(actors.NewAuditProps(tc.store, tc.stats, tc.log.With("actor", "audit")),
 		"audit")
-	t.broadcaster = named(tc.hooks.broadcaster(actors.NewBroadcasterProps(tc.store.LastSeq(),
+	t.broadcaster = named(tc.hooks.broadcaster(actors.NewBroadcasterProps(tc.store,
 		tc.stats, tc.log.With("actor", "broadcaster"))), "broadcaster")
 	t.store = named(actors.NewStoreProps(tc.store, t.broadcaster, tc.stats,
 		tc.log.With("actor", "store")), "store")

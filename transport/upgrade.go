@@ -118,7 +118,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 }
 
 // ownReadBuffer is the ResponseWriter that upgrade hands gorilla: its Hijack returns br in
-// place of net/http's read buffer. The Upgrader's ReadBufferSize is 0, so gorilla reads
+// place of net/http's read buffer, and the connection wrapped to batch writes (batchConn). The Upgrader's ReadBufferSize is 0, so gorilla reads
 // through the buffer Hijack returned.
 type ownReadBuffer struct {
 	http.ResponseWriter
@@ -133,7 +133,7 @@ func (w *ownReadBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return conn, brw, err
 	}
 	w.br.Reset(conn)
-	return conn, bufio.NewReadWriter(w.br, brw.Writer), nil
+	return &batchConn{Conn: conn}, bufio.NewReadWriter(w.br, brw.Writer), nil
 }
 
 // Unwrap lets http.ResponseController reach the ResponseWriter underneath.

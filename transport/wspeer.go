@@ -60,6 +60,8 @@ type peerEnv struct {
 // client when it is silent.
 type wsPeer struct {
 	conn *websocket.Conn
+	// batch is the connection gorilla writes to, when it batches (see batchConn).
+	batch *batchConn
 	// br is the buffer gorilla reads the connection through; raw waits for the socket to
 	// become readable, or is nil where that cannot be done (see watch).
 	br      *bufio.Reader
@@ -99,13 +101,16 @@ type wsPeer struct {
 }
 
 func newWSPeer(conn *websocket.Conn, br *bufio.Reader, ip netip.Addr, env *peerEnv) *wsPeer {
-	limitSendBuffer(conn.NetConn())
+	batch, _ := conn.NetConn().(*batchConn)
+	socket := socketOf(conn.NetConn())
+	limitSendBuffer(socket)
 	return &wsPeer{
-		conn: conn,
-		br:   br,
-		raw:  rawConn(conn.NetConn()),
-		ip:   ip,
-		env:  env,
+		conn:  conn,
+		batch: batch,
+		br:    br,
+		raw:   rawConn(socket),
+		ip:    ip,
+		env:   env,
 	}
 }
 
@@ -221,10 +226,16 @@ func (p *wsPeer) writeLoop() {
 			}
 			return
 		}
-		frame := p.queue[0]
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
-		p.queuedBytes -= len(frame)
+		// The frames up to maxBatchBytes (at least one) go in one write. Send only appends
+		// past them, so the batch is read without the lock.
+		n, size := 1, len(p.queue[0])
+		for n < len(p.queue) && size+len(p.queue[n]) <= maxBatchBytes {
+			size += len(p.queue[n])
+			n++
+		}
+		batch := p.queue[:n]
+		p.queue = p.queue[n:]
+		p.queuedBytes -= size
 		if len(p.queue) == 0 {
 			p.queue = nil
 		}
@@ -234,12 +245,33 @@ func (p *wsPeer) writeLoop() {
 		}
 		p.mu.Unlock()
 
-		_ = p.conn.SetWriteDeadline(deadline)
-		if err := p.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+		if err := p.writeBatch(batch, deadline); err != nil {
 			p.fail()
 			return
 		}
 	}
+}
+
+// writeBatch writes frames, in one system call when the connection batches.
+func (p *wsPeer) writeBatch(frames [][]byte, deadline time.Time) error {
+	_ = p.conn.SetWriteDeadline(deadline)
+	batched := len(frames) > 1 && p.batch != nil
+	if batched {
+		p.batch.hold()
+	}
+	var err error
+	for i, frame := range frames {
+		frames[i] = nil
+		if err == nil {
+			err = p.conn.WriteMessage(websocket.TextMessage, frame)
+		}
+	}
+	if batched {
+		if ferr := p.batch.flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
 }
 
 // writeClose sends final, if any, and the close frame, and gives the client CloseGrace to

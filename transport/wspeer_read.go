@@ -43,7 +43,7 @@ func (p *wsPeer) read() {
 	woken := p.raw != nil
 	if woken {
 		takeReadBuffer(p.br)
-		p.br.Reset(p.conn.NetConn())
+		p.br.Reset(socketOf(p.conn.NetConn()))
 	}
 	for {
 		if p.raw != nil {
