@@ -37,6 +37,8 @@ type fanout struct {
 	index   map[string]int
 	// failed is set when an incarnation fails; the next one catches up from the store.
 	failed bool
+	// paced is the store actor that asked to hear of each Published handled (ReplyTo).
+	paced *actor.PID
 }
 
 // Bounds of the catch-up after a restart.
@@ -90,6 +92,9 @@ func (b *broadcaster) catchUp(ctx actor.Context) {
 			return
 		}
 		if len(page) == 0 {
+			if b.paced != nil {
+				ctx.Send(b.paced, &Offered{Seq: b.lastSeq})
+			}
 			return
 		}
 		for _, st := range page {
@@ -137,6 +142,10 @@ func (b *broadcaster) publish(ctx actor.Context, m *Published) {
 		if e.Stored.Seq > b.lastSeq {
 			b.offer(ctx, e)
 		}
+	}
+	if m.ReplyTo != nil {
+		b.paced = m.ReplyTo
+		ctx.Send(m.ReplyTo, &Offered{Seq: b.lastSeq})
 	}
 }
 

@@ -58,6 +58,15 @@ type Entry struct {
 // Published tells the broadcaster that alerts are durable and may be delivered.
 type Published struct {
 	Entries []Entry
+	// ReplyTo, when set, gets an Offered once the broadcaster has handed the entries to
+	// every subscriber (and after a catch-up): the store paces its commits by it.
+	ReplyTo *actor.PID
+}
+
+// Offered tells the store that the broadcaster has handed every record up to Seq to its
+// subscribers.
+type Offered struct {
+	Seq uint64
 }
 
 // Subscribe registers a session with the broadcaster. The broadcaster answers the session

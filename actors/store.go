@@ -29,12 +29,19 @@ type AlertStore interface {
 // window keeps the queue far below it; reaching it means the disk stalled.
 const MaxStorePending = 65536
 
+// MaxBroadcastLag bounds the records stored but not yet handed to the sessions: past it the
+// store writes no further batch until the broadcaster catches up (Offered). The sources
+// and publish calls then wait for their acknowledgements, so a fan-out slower than the
+// ingest slows the ingest instead of filling the broadcaster's mailbox.
+const MaxBroadcastLag = 4096
+
 // storeActor is the single writer of alerts. It commits in groups: while one batch is being
 // written and synced, new candidates queue, and the next batch takes them all. Only after a
 // batch is durable does it go to the broadcaster, so nobody sees an alert a crash could lose.
 type storeActor struct {
 	store       AlertStore
 	broadcaster *actor.PID
+	webhooks    *actor.PID // also gets each Published when set
 	stats       *Stats
 	log         *slog.Logger
 	*commitState
@@ -52,6 +59,9 @@ type commitState struct {
 	// inflight is the result of the last write until the actor handles it, so that a
 	// result sent to a stopping actor (and dropped) is still counted and published by drain.
 	inflight atomic.Pointer[batchDone]
+	// published is the last seq sent to the broadcaster, offered the last it handed out.
+	published uint64
+	offered   uint64
 }
 
 type batchDone struct {
@@ -63,10 +73,18 @@ type batchDone struct {
 // NewStoreProps returns the store actor's props.
 func NewStoreProps(store AlertStore, broadcaster *actor.PID, stats *Stats,
 	log *slog.Logger) *actor.Props {
-	state := &commitState{}
+	return NewStorePropsWithWebhooks(store, broadcaster, nil, stats, log)
+}
+
+// NewStorePropsWithWebhooks is NewStoreProps whose store also sends each Published to the
+// webhook actor, when webhooks is not nil.
+func NewStorePropsWithWebhooks(store AlertStore, broadcaster, webhooks *actor.PID,
+	stats *Stats, log *slog.Logger) *actor.Props {
+	last := store.LastSeq()
+	state := &commitState{published: last, offered: last}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &storeActor{store: store, broadcaster: broadcaster, stats: stats, log: log,
-			commitState: state}
+		return &storeActor{store: store, broadcaster: broadcaster, webhooks: webhooks,
+			stats: stats, log: log, commitState: state}
 	})
 }
 
@@ -79,6 +97,9 @@ func (s *storeActor) Receive(ctx actor.Context) {
 		s.inject(ctx, msg)
 	case *batchDone:
 		s.done(ctx, msg)
+	case *Offered:
+		s.offered = max(s.offered, msg.Seq)
+		s.flushIfReady(ctx)
 	case *actor.Stopping:
 		s.drain(ctx)
 	}
@@ -91,9 +112,17 @@ func (s *storeActor) enqueue(ctx actor.Context, c Candidate) {
 		return
 	}
 	s.pending = append(s.pending, c)
-	if !s.writing {
-		s.flush(ctx)
+	s.flushIfReady(ctx)
+}
+
+// flushIfReady starts the next commit unless one is being written, nothing waits, or the
+// broadcaster is more than MaxBroadcastLag records behind.
+func (s *storeActor) flushIfReady(ctx actor.Context) {
+	if s.writing || s.stopping || len(s.pending) == 0 ||
+		s.published > s.offered+MaxBroadcastLag {
+		return
 	}
+	s.flush(ctx)
 }
 
 // lose counts an alert that will not be stored and logs it, at most once a second with the
@@ -195,14 +224,17 @@ func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 		}
 	}
 	if len(d.stored) > 0 {
-		ctx.Send(s.broadcaster, &Published{Entries: entries(d.stored)})
+		pub := &Published{Entries: entries(d.stored), ReplyTo: ctx.Self()}
+		s.published = max(s.published, d.stored[len(d.stored)-1].Seq)
+		ctx.Send(s.broadcaster, pub)
+		if s.webhooks != nil {
+			ctx.Send(s.webhooks, pub)
+		}
 	}
 	if d.err == nil {
 		s.settleStored(ctx, d.batch, d.stored)
 	}
-	if len(s.pending) > 0 && !s.stopping {
-		s.flush(ctx)
-	}
+	s.flushIfReady(ctx)
 }
 
 // fail closes the store to writes: the batch and everything queued are counted as lost and

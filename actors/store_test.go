@@ -3,9 +3,12 @@ package actors_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/internal/alert"
@@ -283,4 +286,59 @@ func newGatedEngine(t *testing.T) (*engine, *gatedStore) {
 // open lets every held and future write through; calling it again does nothing.
 func (s *gatedStore) open() {
 	s.openOnce.Do(func() { close(s.release) })
+}
+
+// TestStorePacedByBroadcaster gives the store a broadcaster that hands nothing out until
+// told to: the store stops committing about MaxBroadcastLag records ahead of it, and goes
+// on once the broadcaster reports them offered.
+func TestStorePacedByBroadcaster(t *testing.T) {
+	t.Parallel()
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	mem := persistence.NewMemory()
+	published := make(chan *actors.Published, 1024)
+	fake := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if p, ok := ctx.Message().(*actors.Published); ok {
+			published <- p
+		}
+	}))
+	log := slog.New(slog.DiscardHandler)
+	store := sys.Root.Spawn(actors.NewStoreProps(mem, fake, actors.NewStats(testStart), log))
+
+	const total = actors.MaxBroadcastLag + 3*persistence.MaxBatch
+	for i := range total {
+		a := whale(i+1, 100)
+		sys.Root.Send(store, &actors.Candidate{Record: alert.Record{Alert: &a}})
+	}
+	var replyTo *actor.PID
+	var last uint64
+	waitFor(t, "the store to stop ahead of the broadcaster", func() bool {
+		for {
+			select {
+			case p := <-published:
+				replyTo, last = p.ReplyTo, p.Entries[len(p.Entries)-1].Stored.Seq
+				continue
+			default:
+			}
+			return last > actors.MaxBroadcastLag
+		}
+	})
+	time.Sleep(50 * time.Millisecond)
+	if got := mem.LastSeq(); got >= total || got > actors.MaxBroadcastLag+
+		persistence.MaxBatch {
+		t.Fatalf("stored %d of %d with nothing offered, want at most %d", got, total,
+			actors.MaxBroadcastLag+persistence.MaxBatch)
+	}
+	if replyTo == nil {
+		t.Fatal("Published without ReplyTo")
+	}
+
+	sys.Root.Send(replyTo, &actors.Offered{Seq: last})
+	waitFor(t, "every candidate stored once the broadcaster caught up", func() bool {
+		if mem.LastSeq() < total {
+			sys.Root.Send(replyTo, &actors.Offered{Seq: mem.LastSeq()})
+			return false
+		}
+		return true
+	})
 }
