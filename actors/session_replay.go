@@ -55,6 +55,7 @@ func (s *session) startReplay(ctx actor.Context, upto uint64) {
 	s.replay.upto = upto
 	s.continueReplay(ctx)
 }
+
 // continueReplay sends the next page, or finishes the replay. Pages are read only while the
 // outbound queue is below its high-water mark, so a slow reader never makes the session hold
 // more than one page.
