@@ -20,6 +20,9 @@ var (
 	prefixState = []byte("s/")
 	// keyLastSeq -> 8-byte big-endian highest seq ever assigned, without TTL.
 	keyLastSeq = []byte("m/last_seq")
+	// prefixWebhook is the family of the webhook records; badger_webhooks_keys.go lays out
+	// its sub-families (webhook, cursor, outbox, dead letters, log), all without TTL.
+	prefixWebhook = []byte("w/")
 )
 
 const recordKeyLen = 2 + 8

@@ -131,6 +131,8 @@ type Config struct {
 	TLSCert, TLSKey string
 	// Operator sets up the accuracy monitor and the operator's notifications.
 	Operator OperatorConfig
+	// Webhooks bounds customer webhooks and names the ranges they may reach.
+	Webhooks WebhooksConfig
 }
 
 // DefaultConfig returns the configuration of a bare `engine serve`.
@@ -222,6 +224,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Operator.validate(); err != nil {
+		return err
+	}
+	if err := c.Webhooks.validate(); err != nil {
 		return err
 	}
 	if _, err := c.Rules(); err != nil {
@@ -372,5 +377,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_conns_per_ip", c.Guard.MaxConnsPerIP),
 		slog.Int64("settle_blocks", c.SettleBlocks),
 		slog.Any("operator", c.Operator),
+		slog.Any("webhooks", c.Webhooks),
 	)
 }

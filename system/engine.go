@@ -222,6 +222,7 @@ func (e *Engine) Start() error {
 		Revoker:        e.access,
 		Keys:           e.ring,
 		Publisher:      &publisher{root: e.system.Root, store: t.store},
+		Webhooks:       &webhookAPI{WebhookStore: e.store, root: e.system.Root, pid: t.webhooks},
 		RateLimit:      e.cfg.RateLimit,
 		RateWindow:     e.cfg.RateWindow,
 		SourceStats:    e.sourceStats(),

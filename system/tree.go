@@ -45,6 +45,7 @@ type tree struct {
 	sessions    *actor.PID
 	monitor     *actor.PID
 	testAlerts  *actor.PID
+	webhooks    *actor.PID
 }
 
 // rootActor is the supervisor of the engine's actors. It restarts a failing child one for one
@@ -116,8 +117,13 @@ func (r *rootActor) spawn(ctx actor.Context) {
 		"audit")
 	t.broadcaster = named(tc.hooks.broadcaster(actors.NewBroadcasterProps(tc.store,
 		tc.stats, tc.log.With("actor", "broadcaster"))), "broadcaster")
-	t.store = named(actors.NewStoreProps(tc.store, t.broadcaster, tc.stats,
-		tc.log.With("actor", "store")), "store")
+	webhooks, err := webhookProps(tc)
+	if err != nil {
+		panic(fmt.Sprintf("spawn webhooks: %v", err))
+	}
+	t.webhooks = named(webhooks, "webhooks")
+	t.store = named(actors.NewStorePropsWithWebhooks(tc.store, t.broadcaster, t.webhooks,
+		tc.stats, tc.log.With("actor", "store")), "store")
 	t.sessions = named(actors.NewSessionsProps(&actors.SessionDeps{
 		Config:      tc.session,
 		Broadcaster: t.broadcaster,
@@ -175,8 +181,8 @@ func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) (time.Time, 
 	closing := time.Now()
 	root.Send(t.sessions, &actors.ServerShutdown{})
 	errs = append(errs, waitSessions(ctx, system, t.sessions))
-	for _, pid := range []*actor.PID{t.sessions, t.monitor, t.broadcaster, t.audit,
-		t.root} {
+	for _, pid := range []*actor.PID{t.sessions, t.monitor, t.broadcaster, t.webhooks,
+		t.audit, t.root} {
 		errs = append(errs, poison(root, pid))
 	}
 	return closing, errors.Join(errs...)

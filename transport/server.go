@@ -76,6 +76,8 @@ type Config struct {
 	Keys KeyLister
 	// Publisher injects test alerts for POST /api/v1/admin/publish; nil refuses it (503).
 	Publisher Publisher
+	// Webhooks serves the /api/v1/webhooks routes; nil refuses them (503).
+	Webhooks Webhooks
 	// RateLimit and RateWindow set each API key's and each token client's REST token
 	// bucket: RateLimit calls per RateWindow, refilled continuously. Zero means 100 and
 	// 60 s.
@@ -247,6 +249,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/admin/audit", admin(s.handleAudit))
 	mux.HandleFunc("GET /api/v1/admin/keys", admin(s.handleKeys))
 	mux.HandleFunc("POST /api/v1/admin/publish", admin(s.handlePublish))
+	s.webhookRoutes(mux)
 	mux.HandleFunc("/api/", s.api("", s.handleNoRoute))
 	return mux
 }

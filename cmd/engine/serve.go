@@ -72,6 +72,7 @@ func serveFlags(args []string, stderr io.Writer) (system.Config, error) {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	securityFlags(fs, &cfg)
 	operatorFlags(fs, &cfg)
+	webhookFlags(fs, &cfg)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: engine serve [flags]\n\nFlags:\n")
 		fs.PrintDefaults()

@@ -17,6 +17,12 @@
 // whalecast. It never follows a redirect, ignores proxy settings from the environment, and
 // reads at most 4 KiB of a response.
 //
+// A [Guard] is the webhook's dialer: it resolves the target at every connection and refuses
+// loopback, private, link-local, shared, multicast, reserved and cloud-metadata addresses
+// unless an operator allow-list names them, checking the address actually dialed, so a name
+// that resolves differently between two lookups (DNS rebinding) gains nothing. [Backoff] is
+// the retry schedule that the dispatcher and the customer webhooks share.
+//
 // A [Mailer] sends a plain-text RFC 5322 message through one SMTP server, over STARTTLS
 // (required when chosen: a server that does not offer it gets nothing), implicit TLS, or in
 // clear text to a loopback IP only. Credentials go with AUTH PLAIN over TLS only. Subjects

@@ -51,6 +51,10 @@ type WebhookConfig struct {
 	// is copied with redirects disabled, and with a transport that ignores proxy settings
 	// when its Transport is nil; any other Transport is used as it is. Meant for tests.
 	Client *http.Client
+	// Guard, when set, makes every connection itself and refuses blocked addresses (see
+	// Guard): customer webhooks have one, the operator's own webhook has none. It cannot go
+	// with a Client that brings its own Transport, which would bypass it.
+	Guard *Guard
 }
 
 // String returns the scheme and host of the URL, nothing secret.
@@ -110,6 +114,9 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 	case cfg.Timeout < 0:
 		return nil, fmt.Errorf("%w: webhook timeout %v is negative", ErrInvalidConfig,
 			cfg.Timeout)
+	case cfg.Guard != nil && cfg.Client != nil && cfg.Client.Transport != nil:
+		return nil, fmt.Errorf("%w: a guarded webhook cannot use its own transport",
+			ErrInvalidConfig)
 	}
 
 	timeout := cmp.Or(cfg.Timeout, DefaultWebhookTimeout)
@@ -119,20 +126,25 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 		target:  u.Scheme + "://" + u.Host,
 		sign:    func(ts time.Time, body []byte) string { return Sign(secret, ts, body) },
 		timeout: timeout,
-		client:  webhookClient(cfg.Client, timeout),
+		client:  webhookClient(cfg.Client, cfg.Guard, timeout),
 	}, nil
 }
 
-// webhookClient returns a copy of c (or a new client) that never follows redirects.
-func webhookClient(c *http.Client, timeout time.Duration) *http.Client {
+// webhookClient returns a copy of c (or a new client) that never follows redirects and,
+// with a guard, dials through it.
+func webhookClient(c *http.Client, guard *Guard, timeout time.Duration) *http.Client {
 	var client http.Client
 	if c != nil {
 		client = *c
 	}
 	if client.Transport == nil {
+		dial := (&net.Dialer{Timeout: timeout}).DialContext
+		if guard != nil {
+			dial = guard.DialContext
+		}
 		client.Transport = &http.Transport{
 			Proxy:                 nil,
-			DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
+			DialContext:           dial,
 			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 			TLSHandshakeTimeout:   timeout,
 			ResponseHeaderTimeout: timeout,
@@ -200,11 +212,15 @@ func (w *Webhook) Post(ctx context.Context, key string, body []byte) error {
 	return w.fail(code, nil, code == http.StatusTooManyRequests || code >= 500 && code < 600)
 }
 
-// fail returns a *DeliveryError for this webhook. A certificate that does not verify is
-// never retryable: it will not fix itself.
+// CloseIdleConnections closes the connections kept open for later posts; the webhook can
+// still post afterwards. Call it when the webhook is no longer used.
+func (w *Webhook) CloseIdleConnections() { w.client.CloseIdleConnections() }
+
+// fail returns a *DeliveryError for this webhook. A certificate that does not verify and an
+// address the guard refused are never retryable: they will not fix themselves.
 func (w *Webhook) fail(code int, cause error, retryable bool) error {
 	var certErr *tls.CertificateVerificationError
-	if errors.As(cause, &certErr) {
+	if errors.As(cause, &certErr) || errors.Is(cause, ErrBlockedAddress) {
 		retryable = false
 	}
 	return &DeliveryError{Op: "webhook", Target: w.target, StatusCode: code, Err: cause,
