@@ -110,11 +110,11 @@ if [[ $skip != *" steady "* ]]; then
 	bench floor-steady floor 10000 12 60 10 1s
 fi
 if [[ $skip != *" burst "* ]]; then
-	bench engine-burst engine 5000 7 10 200 500ms
-	bench floor-burst floor 5000 7 10 200 500ms
+	bench engine-burst engine 5000 7 10 200 500ms --drain 30s
+	bench floor-burst floor 5000 7 10 200 500ms --drain 30s
 fi
 if [[ $skip != *" stalled "* ]]; then
-	bench engine-stalled engine 5000 7 10 200 500ms --stalled 10
+	bench engine-stalled engine 5000 7 10 200 500ms --drain 30s --stalled 10
 fi
 if [[ $skip != *" memory "* ]]; then
 	log "memory: 10,000 idle clients, 3 minutes"
