@@ -53,6 +53,8 @@ type muxRoute struct {
 	perm string
 	// at is the registration's file and line, for messages.
 	at string
+	// exact marks a pattern ending in "{$}": it serves its path alone, not a subtree.
+	exact bool
 }
 
 func (r muxRoute) String() string {
@@ -63,7 +65,7 @@ func (r muxRoute) String() string {
 }
 
 // subtree reports whether the route serves every path under its own.
-func (r muxRoute) subtree() bool { return strings.HasSuffix(r.path, "/") }
+func (r muxRoute) subtree() bool { return !r.exact && strings.HasSuffix(r.path, "/") }
 
 // specOp is one operation of the spec.
 type specOp struct {
@@ -157,6 +159,10 @@ func fileRoutes(tb testing.TB, fset *gotoken.FileSet, f *ast.File) []muxRoute {
 		r := muxRoute{path: pattern, at: filepath.Base(at)}
 		if m, p, found := strings.Cut(pattern, " "); found {
 			r.method, r.path = m, strings.TrimSpace(p)
+		}
+		// "/{$}" is net/http's pattern for the path "/" alone.
+		if p, exact := strings.CutSuffix(r.path, "{$}"); exact {
+			r.path, r.exact = p, true
 		}
 		if !strings.HasPrefix(r.path, "/") {
 			tb.Errorf("%s: pattern %q names a host or is not a path", at, pattern)

@@ -69,6 +69,10 @@ func TestReconnectStorm(t *testing.T) {
 	cfg.Guard.MaxConnsPerIP = clients
 	cfg.Guard.AttemptsPerIP = clients
 	cfg.Guard.MaxConns = max(cfg.Guard.MaxConns, clients)
+	// Every client dials at once: on a loaded machine under -race a handshake can take
+	// longer than the default 5 s to reach the auth message. The storm is about catching
+	// up, not about the auth timeout (tested on its own).
+	cfg.AuthTimeout = *stormBound
 	hooks := system.Hooks{Alerts: func(store actors.AlertReader) actors.AlertReader {
 		reader.AlertReader = store
 		return reader

@@ -236,6 +236,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", s.handleWS)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.dashboardRoutes(mux)
 	mux.HandleFunc("GET /api/v1/alerts", s.api(auth.PermRead, s.handleAlerts))
 	mux.HandleFunc("GET /api/v1/stats", s.api(auth.PermRead, s.handleStats))
 	mux.HandleFunc("GET /metrics", s.api(auth.PermRead, s.metricsHandler()))
