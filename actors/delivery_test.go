@@ -1,6 +1,7 @@
 package actors_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -300,5 +301,23 @@ func TestResumeFromStoredNotYetPublished(t *testing.T) {
 	e.send(pid, `{"type":"ping"}`)
 	if got := answers(peer.next(t, 1)); got[0] != "pong" {
 		t.Errorf("got %q after the alerts, want only pong", got)
+	}
+}
+
+// TestStalledClientCountedSlow ends a session whose connection reports that its client
+// stopped reading: it is a slow consumer, counted and closed with 4009, not a client that
+// left.
+func TestStalledClientCountedSlow(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineConfig{})
+	peer := newFakePeer(0)
+	pid, _ := e.connect(t, peer, auth.PermRead)
+	e.sys.Root.Send(pid, &actors.PeerGone{Err: fmt.Errorf("%w (write timeout)",
+		actors.ErrClientStalled)})
+	if code, reason := peer.waitClosed(t); code != actors.CloseSlowConsumer {
+		t.Errorf("close code %d %q, want %d", code, reason, actors.CloseSlowConsumer)
+	}
+	if got := e.stats.SlowConsumerCloses.Load(); got != 1 {
+		t.Errorf("SlowConsumerCloses %d, want 1", got)
 	}
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"log/slog"
 	"time"
 
@@ -107,6 +108,11 @@ type ClientFrame struct {
 	Data   []byte
 	Binary bool
 }
+
+// ErrClientStalled is the cause of a PeerGone whose client stopped reading: a write to it
+// could not finish within the frame write deadline. The session counts it as a slow
+// consumer; its close frame cannot be sent.
+var ErrClientStalled = errors.New("actors: the client stopped reading")
 
 // PeerGone tells a session that its connection is closed or broken.
 type PeerGone struct {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -191,6 +192,12 @@ func (s *session) Receive(ctx actor.Context) {
 	case *replayContinue:
 		s.continueReplay(ctx)
 	case *PeerGone:
+		if errors.Is(msg.Err, ErrClientStalled) && s.state != stateClosing {
+			s.deps.Stats.SlowConsumerCloses.Add(1)
+			s.log(slog.LevelWarn, "session slow consumer", "stalled", true)
+			s.closeWith(ctx, CloseSlowConsumer, "slow_consumer")
+			return
+		}
 		s.closeWith(ctx, CloseNormal, "")
 	case *CredentialsChanged:
 		s.onCredentialsChanged(ctx)

@@ -92,7 +92,7 @@ bench() {
 	"$out/bin/engine" bench --url "$url" "${auth[@]}" --clients "$clients" --ramp 1000 \
 		--duration "$((ramp_s + publish_s))s" --publish-delay "${ramp_s}s" \
 		--publish-rate "$rate" --publish-every "$every" --pid "$server_pid" \
-		--out "$out/$name" "$@" | tee "$out/$name.txt"
+		--out "$out/$name" "$@" 2>&1 | tee "$out/$name.txt"
 	stop_server
 }
 

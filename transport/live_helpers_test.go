@@ -26,6 +26,8 @@ type liveServer struct {
 	srv   *Server
 	addr  string
 	peers chan *wsPeer
+	// gone receives the error of each PeerGone a session gets.
+	gone chan error
 
 	mu  sync.Mutex
 	all []*wsPeer
@@ -42,7 +44,7 @@ func startLive(tb testing.TB, edit func(*Config),
 		}),
 		actor.WithDeadLetterRequestLogging(false),
 	))
-	ls := &liveServer{peers: make(chan *wsPeer, 64)}
+	ls := &liveServer{peers: make(chan *wsPeer, 64), gone: make(chan error, 64)}
 	sessions := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &echoSessions{live: ls}
 	}))
@@ -121,7 +123,7 @@ func (e *echoSessions) Receive(ctx actor.Context) {
 	}
 	peer := start.Peer
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &echoSession{peer: peer}
+		return &echoSession{peer: peer, live: e.live}
 	}))
 	if p, ok := peer.(*wsPeer); ok {
 		e.live.mu.Lock()
@@ -136,7 +138,10 @@ func (e *echoSessions) Receive(ctx actor.Context) {
 }
 
 // echoSession sends every client frame back and stops when its connection ends.
-type echoSession struct{ peer actors.Peer }
+type echoSession struct {
+	peer actors.Peer
+	live *liveServer
+}
 
 func (e *echoSession) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
@@ -144,6 +149,10 @@ func (e *echoSession) Receive(ctx actor.Context) {
 		e.peer.Send(m.Data)
 		e.peer.Released()
 	case *actors.PeerGone:
+		select {
+		case e.live.gone <- m.Err:
+		default:
+		}
 		ctx.Stop(ctx.Self())
 	}
 }

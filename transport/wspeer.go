@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -83,6 +84,8 @@ type wsPeer struct {
 	writing bool
 	closing bool
 	broken  bool
+	// stalled: a write timed out before any close was asked for; the client stopped reading.
+	stalled bool
 
 	// heardAt is when the client last sent a complete message or a pong, as an offset
 	// from env.epoch.
@@ -246,7 +249,7 @@ func (p *wsPeer) writeLoop() {
 		p.mu.Unlock()
 
 		if err := p.writeBatch(batch, deadline); err != nil {
-			p.fail()
+			p.failWrite(err)
 			return
 		}
 	}
@@ -297,6 +300,18 @@ func (p *wsPeer) writeClose(final []byte, code int, reason string) {
 	p.mu.Lock()
 	_ = p.conn.SetReadDeadline(deadline)
 	p.mu.Unlock()
+}
+
+// failWrite ends the connection after a failed write. A write that timed out while no close
+// was asked for means the client stopped reading: the reader's PeerGone then says so.
+func (p *wsPeer) failWrite(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		p.mu.Lock()
+		p.stalled = !p.closing
+		p.mu.Unlock()
+	}
+	p.fail()
 }
 
 // fail marks the connection broken and closes the socket; the reader then reports PeerGone.

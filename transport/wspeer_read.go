@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"fmt"
 	"net"
 	"syscall"
 	"time"
@@ -99,6 +100,12 @@ func (p *wsPeer) watch() {
 // gone ends a connection whose read failed, and tells the session.
 func (p *wsPeer) gone(err error) {
 	p.fail()
+	p.mu.Lock()
+	stalled := p.stalled
+	p.mu.Unlock()
+	if stalled {
+		err = fmt.Errorf("%w (%v)", actors.ErrClientStalled, err)
+	}
 	p.env.root.Send(p.session, &actors.PeerGone{Err: err})
 	p.end()
 }

@@ -214,6 +214,35 @@ func TestStuckClientReleasedOnClose(t *testing.T) {
 	}
 }
 
+// TestStalledClientReported leaves a client that reads nothing until a write to it times
+// out: its session learns the client stalled (ErrClientStalled), so that it counts a slow
+// consumer rather than a client that left.
+func TestStalledClientReported(t *testing.T) {
+	const frameWrite = 300 * time.Millisecond
+	ls := startLive(t, func(c *Config) { c.Timeouts.FrameWrite = frameWrite }, nil)
+	c := dialWS(t, ls, nil)
+	if tc, ok := c.NetConn().(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+	}
+	p := ls.nextPeer(t)
+
+	// A few frames, far below the queue's bound, but more than the socket buffers hold.
+	frame := bytes.Repeat([]byte("s"), 64<<10)
+	for range 8 {
+		if !p.Send(frame) {
+			t.Fatal("the queue refused a frame below its bound")
+		}
+	}
+	select {
+	case err := <-ls.gone:
+		if !errors.Is(err, actors.ErrClientStalled) {
+			t.Errorf("PeerGone error %v, want ErrClientStalled", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("no PeerGone within %v of a stalled write", waitTimeout)
+	}
+}
+
 // clientFrame returns a masked client frame with opcode op, FIN unset for a text start
 // (0x01) or a continuation (0x00), and payload (under 126 bytes).
 func clientFrame(op byte, payload []byte) []byte {
