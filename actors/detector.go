@@ -65,6 +65,7 @@ func (d *detector) release(ctx actor.Context) {
 // the alert is durable).
 func (d *detector) detect(ctx actor.Context, m *Tx) {
 	d.stats.TxsReceived.Add(1)
+	d.stats.txSeen(m.SeenAt)
 	d.current = m
 	obs, ok := d.observe(m)
 	d.current = nil

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/whalecast/whalecast/internal/accuracy"
@@ -25,9 +27,6 @@ func gaugeSpec[T any](name, help string, read func(T) int64) metricSpec[T] {
 
 // statsMetrics are the unlabelled metrics of Stats, in the order of its fields.
 var statsMetrics = []metricSpec[*Stats]{
-	counterSpec("whalecast_auth_failures_total",
-		"Credentials refused, on WebSocket sessions and REST calls.",
-		func(s *Stats) int64 { return s.AuthFailures.Load() }),
 	counterSpec("whalecast_auth_timeouts_total",
 		"WebSocket connections closed for not authenticating in time.",
 		func(s *Stats) int64 { return s.AuthTimeouts.Load() }),
@@ -88,9 +87,6 @@ var statsMetrics = []metricSpec[*Stats]{
 	counterSpec("whalecast_actor_failures_total",
 		"Actor failures (panics) handled by a supervisor.",
 		func(s *Stats) int64 { return s.ActorFailures.Load() }),
-	counterSpec("whalecast_actor_restarts_total",
-		"Actors restarted by a supervisor.",
-		func(s *Stats) int64 { return s.ActorRestarts.Load() }),
 	counterSpec("whalecast_tokens_refreshed_total",
 		"Session tokens replaced in place by a refresh message.",
 		func(s *Stats) int64 { return s.TokensRefreshed.Load() }),
@@ -106,6 +102,15 @@ var statsMetrics = []metricSpec[*Stats]{
 	counterSpec("whalecast_audit_dropped_total",
 		"Security audit events dropped (queue full or store failure).",
 		func(s *Stats) int64 { return s.AuditDropped.Load() }),
+	gaugeSpec("whalecast_store_pending_records",
+		"Records waiting for the store's next group commit.",
+		func(s *Stats) int64 { return s.StorePending.Load() }),
+	gaugeSpec("whalecast_broadcast_lag_records",
+		"Records stored but not yet handed to the sessions by the broadcaster.",
+		func(s *Stats) int64 { return s.BroadcastLag.Load() }),
+	gaugeSpec("whalecast_webhook_pending_deliveries",
+		"Deliveries in the customer webhooks' outboxes, queued or in flight.",
+		func(s *Stats) int64 { return s.WebhooksPending.Load() }),
 }
 
 // zmqMetrics are the counters of a ZMQ feed, in the order of ZMQStats' fields.
@@ -165,6 +170,7 @@ type Collector struct {
 	outcomes         *prometheus.Desc
 	degraded         *prometheus.Desc
 	degradedEpisodes *prometheus.Desc
+	detail           detailDescs
 }
 
 // NewCollector returns a collector of stats and, when zmq is not nil, of the ZMQ feed's
@@ -189,6 +195,7 @@ func NewCollector(stats *Stats, zmq *ZMQFeed) *Collector {
 				"recovered), 0 otherwise.", nil, nil),
 		degradedEpisodes: prometheus.NewDesc("whalecast_alert_accuracy_episodes_total",
 			"Accuracy degradation episodes begun since the engine started.", nil, nil),
+		detail: newDetailDescs(),
 	}
 	c.statsDescs = descsOf(statsMetrics)
 	if zmq != nil {
@@ -219,6 +226,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.outcomes
 	ch <- c.degraded
 	ch <- c.degradedEpisodes
+	c.detail.describe(ch, c.zmq != nil)
 }
 
 // Collect implements prometheus.Collector: it reads every counter once. Labels take fixed
@@ -230,9 +238,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue,
 		float64(c.stats.ConnsUnauthenticated.Load()), "unauthenticated")
 	collectSpecs(ch, statsMetrics, c.statsDescs, c.stats)
+	c.detail.collect(ch, c.stats, time.Now())
 
 	if c.zmq != nil {
 		collectSpecs(ch, zmqMetrics, c.zmqDescs, c.zmq.Stats())
+		ch <- prometheus.MustNewConstMetric(c.detail.zmqQueued, prometheus.GaugeValue,
+			float64(c.zmq.queued()))
 	}
 	if snap := c.stats.Accuracy.Load(); snap != nil {
 		c.collectAccuracy(ch, snap)

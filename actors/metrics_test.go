@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,8 +54,17 @@ func gatherSeries(tb testing.TB, c prometheus.Collector) map[string]float64 {
 				out[name] = m.GetCounter().GetValue()
 			case m.GetGauge() != nil:
 				out[name] = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				h := m.GetHistogram()
+				out[name+"_count"] = float64(h.GetSampleCount())
+				out[name+"_sum"] = h.GetSampleSum()
+				for _, b := range h.GetBucket() {
+					out[fmt.Sprintf("%s_bucket{le=%q}", name,
+						strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64))] =
+						float64(b.GetCumulativeCount())
+				}
 			default:
-				tb.Errorf("%s: neither a counter nor a gauge", name)
+				tb.Errorf("%s: neither a counter, a gauge nor a histogram", name)
 			}
 		}
 	}
@@ -62,7 +72,8 @@ func gatherSeries(tb testing.TB, c prometheus.Collector) map[string]float64 {
 }
 
 // statsSeries are the series of Stats that are always there, with their value when every
-// counter of Stats is zero.
+// counter of Stats is zero: the unlabelled ones, every value of each fixed label, the
+// seeded detectors under every status, and both histograms.
 func statsSeries() map[string]float64 {
 	out := map[string]float64{
 		`whalecast_connections{state="authenticated"}`:   0,
@@ -71,7 +82,42 @@ func statsSeries() map[string]float64 {
 	for _, m := range statsMetrics {
 		out[m.name] = 0
 	}
+	for _, l := range []struct {
+		family, label string
+		values        []string
+	}{
+		{"whalecast_auth_failures_total", "reason", AuthFailureReasons()},
+		{"whalecast_actor_restarts_total", "actor", ActorLabels()},
+		{"whalecast_frames_dropped_total", "reason", FrameDropReasons()},
+		{"whalecast_webhook_deliveries_total", "outcome", WebhookOutcomes()},
+	} {
+		for _, v := range l.values {
+			out[fmt.Sprintf("%s{%s=%q}", l.family, l.label, v)] = 0
+		}
+	}
+	for _, d := range append(BuiltinRegistry().Names(), "test", "bench", "other") {
+		for _, st := range AlertStatusLabels() {
+			out[alertSeries(d, st)] = 0
+		}
+	}
+	for name, bounds := range map[string][]float64{
+		"whalecast_delivery_latency_seconds":     DeliveryLatencyBuckets,
+		"whalecast_store_write_duration_seconds": StoreWriteBuckets,
+	} {
+		out[name+"_count"], out[name+"_sum"] = 0, 0
+		for _, le := range bounds {
+			out[bucketSeries(name, le)] = 0
+		}
+	}
 	return out
+}
+
+func alertSeries(detector, status string) string {
+	return fmt.Sprintf("whalecast_alerts_total{detector=%q,status=%q}", detector, status)
+}
+
+func bucketSeries(name string, le float64) string {
+	return fmt.Sprintf("%s_bucket{le=%q}", name, strconv.FormatFloat(le, 'g', -1, 64))
 }
 
 func TestCollector(t *testing.T) {
@@ -99,7 +145,7 @@ func TestCollector(t *testing.T) {
 			s.ChainTip.Store(277647)
 			s.BlocksConnected.Store(1)
 			s.Deliveries.Store(12)
-			s.ActorRestarts.Store(1)
+			s.ActorRestarted("whalecast/store")
 			s.AuditDropped.Store(9)
 		},
 		want: map[string]float64{
@@ -111,9 +157,95 @@ func TestCollector(t *testing.T) {
 			"whalecast_chain_tip_height":                     277647,
 			"whalecast_blocks_connected_total":               1,
 			"whalecast_deliveries_total":                     12,
-			"whalecast_actor_restarts_total":                 1,
+			`whalecast_actor_restarts_total{actor="store"}`:  1,
 			"whalecast_audit_dropped_total":                  9,
 		},
+	}, {
+		name: "labelled counters take fixed values, others count as other",
+		set: func(s *Stats, _ *ZMQFeed) {
+			s.AuthFailed("expired")
+			s.AuthFailed("expired")
+			s.AuthFailed("token_in_url")
+			s.AuthFailed("a reason nobody listed")
+			s.ActorRestarted("whalecast/sessions/$12")
+			s.ActorRestarted("whalecast/detector")
+			s.ActorRestarted("somewhere/else")
+			s.FramesDropped(DropQueueFull, 3)
+			s.FramesDropped(DropDiscarded, 2)
+			s.FramesDropped("not a reason", 5)
+			s.countWebhookOutcome(WebhookDelivered)
+			s.countWebhookOutcome(WebhookRefused)
+			s.countWebhookOutcome("not an outcome")
+			s.countRecords([]Entry{
+				{Meta: Meta{Detector: "large_value", Status: "mempool"}},
+				{Meta: Meta{Detector: "large_value", Status: "confirmed"}},
+				{Meta: Meta{Detector: "custom_rule", Status: "mempool"}},
+				{Meta: Meta{Detector: "Not A Name", Status: "mempool"}},
+				{Meta: Meta{Detector: "test", Status: "a status nobody listed"}},
+			})
+		},
+		want: func() map[string]float64 {
+			out := map[string]float64{
+				`whalecast_auth_failures_total{reason="expired"}`:         2,
+				`whalecast_auth_failures_total{reason="token_in_url"}`:    1,
+				`whalecast_auth_failures_total{reason="other"}`:           1,
+				`whalecast_actor_restarts_total{actor="session"}`:         1,
+				`whalecast_actor_restarts_total{actor="detector"}`:        1,
+				`whalecast_actor_restarts_total{actor="other"}`:           1,
+				`whalecast_frames_dropped_total{reason="queue_full"}`:     3,
+				`whalecast_frames_dropped_total{reason="discarded"}`:      2,
+				`whalecast_webhook_deliveries_total{outcome="delivered"}`: 1,
+				`whalecast_webhook_deliveries_total{outcome="refused"}`:   1,
+			}
+			for _, st := range AlertStatusLabels() {
+				out[alertSeries("custom_rule", st)] = 0
+			}
+			out[alertSeries("large_value", "mempool")] = 1
+			out[alertSeries("large_value", "confirmed")] = 1
+			out[alertSeries("custom_rule", "mempool")] = 1
+			out[alertSeries("other", "mempool")] = 1
+			out[alertSeries("test", "other")] = 1
+			return out
+		}(),
+	}, {
+		name: "queues, histograms, store size and source lag",
+		set: func(s *Stats, _ *ZMQFeed) {
+			s.StorePending.Store(7)
+			s.BroadcastLag.Store(4096)
+			s.WebhooksPending.Store(12)
+			s.DeliveryLatency.Observe(time.Millisecond)
+			s.DeliveryLatency.Observe(3 * time.Second)
+			s.StoreWrite.Observe(20 * time.Microsecond)
+			s.watchStore(fixedSize{lsm: 1 << 20, vlog: 2048})
+			// A seen time ahead of the scrape's clock reads as no lag at all.
+			s.LastTxSeen.Store(time.Now().Add(time.Hour).UnixNano())
+		},
+		want: func() map[string]float64 {
+			out := map[string]float64{
+				"whalecast_store_pending_records":              7,
+				"whalecast_broadcast_lag_records":              4096,
+				"whalecast_webhook_pending_deliveries":         12,
+				"whalecast_delivery_latency_seconds_count":     2,
+				"whalecast_delivery_latency_seconds_sum":       3.001,
+				"whalecast_store_write_duration_seconds_count": 1,
+				"whalecast_store_write_duration_seconds_sum":   0.00002,
+				`whalecast_store_size_bytes{part="lsm"}`:       1 << 20,
+				`whalecast_store_size_bytes{part="vlog"}`:      2048,
+				"whalecast_source_lag_seconds":                 0,
+			}
+			for _, le := range DeliveryLatencyBuckets {
+				switch {
+				case le >= 5:
+					out[bucketSeries("whalecast_delivery_latency_seconds", le)] = 2
+				case le >= 0.001:
+					out[bucketSeries("whalecast_delivery_latency_seconds", le)] = 1
+				}
+			}
+			for _, le := range StoreWriteBuckets {
+				out[bucketSeries("whalecast_store_write_duration_seconds", le)] = 1
+			}
+			return out
+		}(),
 	}, {
 		name: "accuracy below the minimum samples has no ratio",
 		set: func(s *Stats, _ *ZMQFeed) {
@@ -160,6 +292,7 @@ func TestCollector(t *testing.T) {
 			for _, m := range zmqMetrics {
 				out[m.name] = 0
 			}
+			out["whalecast_zmq_queued_messages"] = 0
 			out["whalecast_zmq_received_total"] = 212
 			out["whalecast_zmq_blocks_connected_total"] = 1
 			out["whalecast_zmq_blocks_disconnected_total"] = 1
@@ -205,6 +338,11 @@ func TestCollectorReadsAtScrape(t *testing.T) {
 		}
 	}
 }
+
+// fixedSize is a store of a fixed size.
+type fixedSize struct{ lsm, vlog int64 }
+
+func (f fixedSize) Size() (lsm, vlog int64) { return f.lsm, f.vlog }
 
 func sortedKeys(m map[string]float64) []string {
 	return slices.Sorted(maps.Keys(m))

@@ -47,7 +47,7 @@ func (s *session) onFirstFrame(ctx actor.Context, f *ClientFrame) {
 // authFailed counts, logs and audits a refused authentication. The reason is a stable code;
 // nothing the client sent is recorded.
 func (s *session) authFailed(reason string) {
-	s.deps.Stats.AuthFailures.Add(1)
+	s.deps.Stats.AuthFailed(reason)
 	s.log(slog.LevelDebug, "session auth rejected", "reason", reason)
 	s.audit(persistence.AuditEvent{Type: persistence.AuditAuthFailure, Reason: reason})
 }

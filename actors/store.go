@@ -82,6 +82,7 @@ func NewStorePropsWithWebhooks(store AlertStore, broadcaster, webhooks *actor.PI
 	stats *Stats, log *slog.Logger) *actor.Props {
 	last := store.LastSeq()
 	state := &commitState{published: last, offered: last}
+	stats.watchStore(store)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &storeActor{store: store, broadcaster: broadcaster, webhooks: webhooks,
 			stats: stats, log: log, commitState: state}
@@ -103,6 +104,7 @@ func (s *storeActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		s.drain(ctx)
 	}
+	s.reportQueues()
 }
 
 func (s *storeActor) enqueue(ctx actor.Context, c Candidate) {
@@ -169,7 +171,7 @@ func (s *storeActor) flush(ctx actor.Context) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		stored, err := s.store.Append(recordsOf(batch))
+		stored, err := s.write(batch)
 		d := &batchDone{stored: stored, batch: batch, err: err}
 		s.inflight.Store(d)
 		root.Send(self, d)
@@ -225,6 +227,7 @@ func (s *storeActor) done(ctx actor.Context, d *batchDone) {
 	}
 	if len(d.stored) > 0 {
 		pub := &Published{Entries: entries(d.stored), ReplyTo: ctx.Self()}
+		s.stats.countRecords(pub.Entries)
 		s.published = max(s.published, d.stored[len(d.stored)-1].Seq)
 		ctx.Send(s.broadcaster, pub)
 		if s.webhooks != nil {
@@ -260,7 +263,7 @@ func (s *storeActor) drain(ctx actor.Context) {
 	}
 	for !s.failed && len(s.pending) > 0 {
 		batch := s.take()
-		stored, err := s.store.Append(recordsOf(batch))
+		stored, err := s.write(batch)
 		s.done(ctx, &batchDone{stored: stored, batch: batch, err: err})
 	}
 }

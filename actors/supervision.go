@@ -56,7 +56,7 @@ func (s *countingStrategy) HandleFailure(system *actor.ActorSystem, sup actor.Su
 	}
 	s.stats.ActorFailures.Add(1)
 	if directive == actor.RestartDirective {
-		s.stats.ActorRestarts.Add(1)
+		s.stats.ActorRestarted(child.Id)
 	}
 	s.log.Error("actor failed", "actor", child.Id, "directive", directive.String(),
 		"reason", fmt.Sprint(reason), "failures", rs.FailureCount()+1)

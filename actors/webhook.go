@@ -112,6 +112,8 @@ type WebhookDeps struct {
 	Records AlertReader
 	Clock   clock.Clock
 	Logger  *slog.Logger
+	// Stats counts the attempts by outcome and the pending deliveries; nil counts nothing.
+	Stats *Stats
 }
 
 // CreateWebhook asks the webhook actor for a new webhook of Owner; it answers
@@ -270,6 +272,19 @@ func (a *webhookActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.stop()
 	}
+	a.reportPending()
+}
+
+// reportPending publishes the deliveries in every outbox, queued or in flight.
+func (a *webhookActor) reportPending() {
+	if a.deps.Stats == nil {
+		return
+	}
+	n := 0
+	for _, h := range a.hooks {
+		n += h.pending()
+	}
+	a.deps.Stats.WebhooksPending.Store(int64(n))
 }
 
 // start loads the webhooks and their outboxes once, then catches up with the record log.

@@ -250,7 +250,19 @@ func (j attemptJob) run(ctx context.Context) *webhookAttempted {
 		DurationMS: now.Sub(start).Milliseconds()}
 	res.d, res.outcome = d, outcome
 	res.entry, res.err = j.deps.Store.ResolveAttempt(j.id, d, entry, j.cfg.Keep)
+	if res.err == nil {
+		j.deps.Stats.countWebhookOutcome(webhookOutcome(outcome, err))
+	}
 	return res
+}
+
+// webhookOutcome names an attempt's outcome for the metrics: the stored outcome, or
+// refused for a dead letter whose address the guard refused.
+func webhookOutcome(outcome string, err error) string {
+	if outcome == persistence.OutcomeDeadLetter && errors.Is(err, notify.ErrBlockedAddress) {
+		return WebhookRefused
+	}
+	return outcome
 }
 
 // body returns the body posted for the delivery's record: the record as the WebSocket

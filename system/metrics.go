@@ -9,10 +9,12 @@ import (
 	"github.com/whalecast/whalecast/actors"
 )
 
-// newMetrics returns the registry GET /metrics serves: the engine's counters and accuracy,
-// the ZMQ feed's counters when the source is zmq, and the Go runtime's and the process's
-// metrics. It is the engine's own registry, never the global default one, and it opens no
-// listener: the metrics are served by the engine's HTTP server, behind the read permission.
+// newMetrics returns the registry GET /metrics serves: the engine's counters, gauges and
+// histograms with their fixed labels, its accuracy, the ZMQ feed's counters when the source
+// is zmq, and the Go runtime's and the process's metrics (the HTTP server adds its
+// connections' queues). It is the engine's own registry, never the global default one, and
+// it opens no listener: the metrics are served by the engine's HTTP server, behind the read
+// permission.
 func newMetrics(stats *actors.Stats, feed actors.Feed) (*prometheus.Registry, error) {
 	zmq, _ := feed.(*actors.ZMQFeed)
 	reg := prometheus.NewRegistry()

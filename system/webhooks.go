@@ -145,7 +145,8 @@ func webhookProps(tc treeConfig) (*actor.Props, error) {
 	}
 	cfg.Detectors = tc.session.Detectors
 	return actors.NewWebhookProps(actors.WebhookDeps{Config: cfg, Store: tc.store,
-		Records: tc.store, Clock: tc.clock, Logger: tc.log.With("actor", "webhooks")})
+		Records: tc.store, Clock: tc.clock, Logger: tc.log.With("actor", "webhooks"),
+		Stats: tc.stats})
 }
 
 // webhookAPI serves the /api/v1/webhooks routes: changes go through the webhook actor,

@@ -107,6 +107,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, _ principal
 		LastSeq:  s.cfg.LastSeq(),
 		Health:   healthDetail{Status: "ok"},
 	}
+	body.Queues.OutboundFrames, body.Queues.OutboundBytes = s.outboundQueued()
 	if s.cfg.SourceStats != nil {
 		body.Source = s.cfg.SourceStats()
 	}

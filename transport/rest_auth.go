@@ -168,7 +168,7 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, ip netip.A
 // never the URL; the auditor feeds it to the IP guard.
 func (s *Server) authFailed(r *http.Request, ip netip.Addr, reason, client, keyID string) {
 	if s.cfg.Stats != nil {
-		s.cfg.Stats.AuthFailures.Add(1)
+		s.cfg.Stats.AuthFailed(reason)
 	}
 	s.audit(persistence.AuditEvent{Type: persistence.AuditAuthFailure, Remote: ip.String(),
 		Reason: reason, Client: client, KeyID: keyID, Detail: routeOf(r)})

@@ -154,8 +154,11 @@ func (p *wsPeer) Released() {
 func (p *wsPeer) Send(frame []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closing || p.broken || len(p.queue) >= MaxQueuedFrames ||
-		p.queuedBytes+len(frame) > MaxQueuedBytes {
+	if p.closing || p.broken {
+		return false
+	}
+	if len(p.queue) >= MaxQueuedFrames || p.queuedBytes+len(frame) > MaxQueuedBytes {
+		p.env.stats.FramesDropped(actors.DropQueueFull, 1)
 		return false
 	}
 	p.queue = append(p.queue, frame)
@@ -183,6 +186,7 @@ func (p *wsPeer) CloseWith(final []byte, code int, reason string) {
 	p.closeCode, p.closeReason, p.final = code, reason, final
 	p.closeBy = time.Now().Add(p.env.times.FrameWrite)
 	if len(p.queue) >= MaxQueuedFrames || p.queuedBytes >= MaxQueuedBytes/2 {
+		p.env.stats.FramesDropped(actors.DropDiscarded, len(p.queue))
 		p.queue, p.queuedBytes = nil, 0
 		if p.writing {
 			time.AfterFunc(p.env.times.CloseGrace, p.cutStuckWrite)
@@ -258,6 +262,7 @@ func (p *wsPeer) writeLoop() {
 // writeBatch writes frames, in one system call when the connection batches.
 func (p *wsPeer) writeBatch(frames [][]byte, deadline time.Time) error {
 	_ = p.conn.SetWriteDeadline(deadline)
+	durableAt := p.env.stats.DurableAt(frames)
 	batched := len(frames) > 1 && p.batch != nil
 	if batched {
 		p.batch.hold()
@@ -273,6 +278,9 @@ func (p *wsPeer) writeBatch(frames [][]byte, deadline time.Time) error {
 		if ferr := p.batch.flush(); err == nil {
 			err = ferr
 		}
+	}
+	if err == nil {
+		p.env.stats.ObserveDelivered(durableAt)
 	}
 	return err
 }
@@ -319,6 +327,7 @@ func (p *wsPeer) fail() {
 	p.mu.Lock()
 	p.broken = true
 	p.writing = false
+	p.env.stats.FramesDropped(actors.DropDiscarded, len(p.queue))
 	p.queue, p.queuedBytes = nil, 0
 	p.mu.Unlock()
 	_ = p.conn.Close()
