@@ -332,7 +332,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	closing := time.Now()
 	if e.tree != nil {
 		var err error
-		closing, err = e.tree.stop(ctx, e.system)
+		closing, err = e.tree.stop(ctx, e.system, e.log)
 		errs = append(errs, err)
 		e.system.Shutdown()
 	}

@@ -163,7 +163,8 @@ func (r *rootActor) spawn(ctx actor.Context) {
 
 // stop takes the tree down in dependency order; see Engine.Shutdown. It returns when the
 // sessions were told to close their connections.
-func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) (time.Time, error) {
+func (t *tree) stop(ctx context.Context, system *actor.ActorSystem,
+	log *slog.Logger) (time.Time, error) {
 	root := system.Root
 	if _, err := root.RequestFuture(t.root, &stopping{}, 5*time.Second).Result(); err != nil {
 		return time.Now(), fmt.Errorf("system: stop tree: %w", err)
@@ -177,7 +178,13 @@ func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) (time.Time, 
 	}
 	// The store's last batches are on their way to the sessions: the broadcaster hands them
 	// out before the sessions are told to close, so live clients get them before their 1001.
-	errs = append(errs, flush(root, t.broadcaster))
+	// A broadcaster still behind when its time is up is left behind: its clients resume with
+	// since, and the stop keeps its bound.
+	if behind, err := flush(ctx, root, t.broadcaster); err != nil {
+		errs = append(errs, err)
+	} else if behind {
+		log.Warn("broadcaster still behind at shutdown: clients resume with since")
+	}
 	closing := time.Now()
 	root.Send(t.sessions, &actors.ServerShutdown{})
 	errs = append(errs, waitSessions(ctx, system, t.sessions))
@@ -188,18 +195,33 @@ func (t *tree) stop(ctx context.Context, system *actor.ActorSystem) (time.Time, 
 	return closing, errors.Join(errs...)
 }
 
-// flushTimeout bounds the wait for the broadcaster at shutdown; it answers within
-// milliseconds unless a disk stall left it a long queue.
-const flushTimeout = time.Second
+// Bounds of the wait for the broadcaster at shutdown: it answers within milliseconds unless
+// it is far behind (up to actors.MaxBroadcastLag records for every session). The wait takes
+// what ctx leaves after flushReserve, kept for closing the sessions and the store, within
+// [flushMin, flushMax].
+const (
+	flushReserve = 2500 * time.Millisecond
+	flushMin     = 500 * time.Millisecond
+	flushMax     = 3 * time.Second
+)
 
-// flush waits until the broadcaster has handled every message sent to it before. A
-// broadcaster stopped after repeated failures (the engine is degraded) is not waited for.
-func flush(root *actor.RootContext, broadcaster *actor.PID) error {
-	_, err := root.RequestFuture(broadcaster, &actors.Flush{}, flushTimeout).Result()
-	if err != nil && !errors.Is(err, actor.ErrDeadLetter) {
-		return fmt.Errorf("system: flush broadcaster: %w", err)
+// flush waits until the broadcaster has handled every message sent to it before, and
+// reports whether it was still behind when the wait ended. A broadcaster stopped after
+// repeated failures (the engine is degraded) is not waited for.
+func flush(ctx context.Context, root *actor.RootContext, broadcaster *actor.PID) (bool, error) {
+	wait := flushMax
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = min(max(time.Until(deadline)-flushReserve, flushMin), flushMax)
 	}
-	return nil
+	_, err := root.RequestFuture(broadcaster, &actors.Flush{}, wait).Result()
+	switch {
+	case err == nil, errors.Is(err, actor.ErrDeadLetter):
+		return false, nil
+	case errors.Is(err, actor.ErrTimeout):
+		return true, nil
+	default:
+		return false, fmt.Errorf("system: flush broadcaster: %w", err)
+	}
 }
 
 // waitSessions gives sessions time to flush their close frames before their supervisor

@@ -265,7 +265,7 @@ func (p *wsPeer) writeBatch(frames [][]byte, deadline time.Time) error {
 	durableAt := p.env.stats.DurableAt(frames)
 	batched := len(frames) > 1 && p.batch != nil
 	if batched {
-		p.batch.hold()
+		p.batch.hold(deadline)
 	}
 	var err error
 	for i, frame := range frames {
