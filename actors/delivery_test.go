@@ -321,3 +321,40 @@ func TestStalledClientCountedSlow(t *testing.T) {
 		t.Errorf("SlowConsumerCloses %d, want 1", got)
 	}
 }
+
+// TestFilterWidenedDuringResume narrows the filter while a resume replays, lets live alerts
+// arrive, then widens it before the replay ends: the client gets those live alerts, since
+// they were held back unfiltered and are filtered when released.
+func TestFilterWidenedDuringResume(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineConfig{Preload: 6, Session: actors.SessionConfig{
+		ReplayPage: 2, ReplayHighWater: 1,
+	}})
+	peer := newFakePeer(0)
+	pid := e.startSession(t, peer)
+	e.send(pid, authMessage(e.token(t, auth.PermRead, auth.PermWrite), 0))
+	waitFor(t, "the replay to pause", func() bool { return e.clock.Pending() == 2 })
+
+	e.send(pid, `{"type":"subscribe","min_btc":1000000}`)
+	e.publish(whales(7, 9)...)
+	waitFor(t, "the live alerts held", func() bool { return e.stats.Deliveries.Load() == 3 })
+	e.send(pid, `{"type":"subscribe","min_btc":0}`)
+
+	var seqs []uint64
+	deadline := time.Now().Add(waitLimit)
+	for len(seqs) < 3 || seqs[len(seqs)-1] != 9 {
+		for _, b := range peer.takeAll() {
+			if f := decodeFrame(t, b); f.Type == "whale_alert" {
+				seqs = append(seqs, f.Seq)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up with seqs %v, want the live 7 to 9 at the end", seqs)
+		}
+		e.clock.Advance(replayRetry)
+		time.Sleep(time.Millisecond)
+	}
+	if got := seqs[len(seqs)-3:]; got[0] != 7 || got[1] != 8 {
+		t.Errorf("seqs %v: want the live alerts 7, 8, 9 after the widening", seqs)
+	}
+}

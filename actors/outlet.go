@@ -28,6 +28,8 @@ type outlet struct {
 	// last is the highest seq the client was sent, live or replayed: a live alert at or
 	// below it is a repeat and is skipped.
 	last uint64
+	// seen is the highest seq offered, whether the filter took it or not.
+	seen uint64
 	// sentLive is set once a live alert was queued for the client.
 	sentLive bool
 	// refused is set once an alert was refused; the outlet then takes nothing more.
@@ -52,10 +54,13 @@ const (
 )
 
 // offer queues d for the client, holds it, or skips it. It is called by the broadcaster.
+// While holding, the filter is applied at release, not here: a filter widened during a
+// resume takes the held alerts it now wants.
 func (o *outlet) offer(d *delivery) offerResult {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.refused || !o.receive || d.seq <= o.last || !o.filter.Wants(d.meta) {
+	o.seen = max(o.seen, d.seq)
+	if o.refused || !o.receive || d.seq <= o.last {
 		return offerSkipped
 	}
 	if o.holding {
@@ -65,6 +70,9 @@ func (o *outlet) offer(d *delivery) offerResult {
 		}
 		o.held = append(o.held, d)
 		return offerQueued
+	}
+	if !o.filter.Wants(d.meta) {
+		return offerSkipped
 	}
 	if !o.peer.Send(d.frame) {
 		if o.peer.Closed() {
@@ -112,16 +120,17 @@ func (o *outlet) setFilter(f Filter, receive bool) {
 }
 
 // hold makes the outlet hold live alerts again, for a resume asked after the session went
-// live. It refuses, and changes nothing, once a live alert was sent: a replay after it
-// would break the order.
-func (o *outlet) hold() bool {
+// live, and returns the highest seq offered so far: the replay must reach it, since the
+// filter may have skipped alerts up to it. It refuses, and changes nothing, once a live
+// alert was sent: a replay after it would break the order.
+func (o *outlet) hold() (uint64, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.sentLive {
-		return false
+		return 0, false
 	}
 	o.holding = true
-	return true
+	return o.seen, true
 }
 
 // close makes the outlet take nothing more; the session is ending.

@@ -44,7 +44,7 @@ type SessionConfig struct {
 	// Detectors lists the detector names a client may filter on (default: the names of
 	// BuiltinRegistry); a subscribe naming another is refused with bad_request.
 	Detectors []string
-	// MaxPending bounds the live alerts held back while a resume replays (default 1024).
+	// MaxPending bounds the live alerts held back while a resume replays (default 4096).
 	MaxPending int
 	// ReplayPage is how many stored alerts a resume reads at a time (default 256).
 	ReplayPage int
@@ -70,7 +70,7 @@ func (c SessionConfig) withDefaults() SessionConfig {
 		c.AbuseLimit = max(10, c.RateLimit/2)
 	}
 	if c.MaxPending <= 0 {
-		c.MaxPending = 1024
+		c.MaxPending = 4096
 	}
 	if c.ReplayPage <= 0 {
 		c.ReplayPage = 256
@@ -229,7 +229,10 @@ func (s *session) start(ctx actor.Context, m *StartSession) {
 	s.out.peer, s.out.holding, s.out.maxHeld = m.Peer, true, s.cfg.MaxPending
 	s.out.setFilter(Filter{MinSat: satFromBTC(s.cfg.DefaultMinBTC)}, false)
 	if s.cfg.NoAuth {
-		s.authenticate(ctx, noAuthClaims(s.deps.Clock.Now()), nil)
+		// A resume asked with the upgrade (?since=) is honoured; a later auth message may
+		// then not ask for another.
+		s.resumed = m.Since != nil
+		s.authenticate(ctx, noAuthClaims(s.deps.Clock.Now()), m.Since)
 		return
 	}
 	if m.Claims != nil {

@@ -120,7 +120,11 @@ func (s *session) onLateAuth(ctx actor.Context, m clientMessage) {
 		s.reauthenticate(ctx, m)
 		return
 	}
-	if s.replay != nil || s.resumed || (m.Since != nil && !s.out.hold()) {
+	seen, held := uint64(0), false
+	if s.replay == nil && !s.resumed && m.Since != nil {
+		seen, held = s.out.hold()
+	}
+	if s.replay != nil || s.resumed || (m.Since != nil && !held) {
 		s.send(ctx, errorFrame(ErrCodeBadRequest, "already authenticated"))
 		return
 	}
@@ -131,6 +135,7 @@ func (s *session) onLateAuth(ctx actor.Context, m clientMessage) {
 	}
 	s.replay = &replay{cursor: *m.Since}
 	if s.subscribed {
-		s.startReplay(ctx, s.ackSeq)
+		// Alerts up to seen went by while the filter skipped them: the replay covers them.
+		s.startReplay(ctx, max(s.ackSeq, seen))
 	}
 }

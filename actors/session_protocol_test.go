@@ -266,3 +266,50 @@ func TestNoAuthResume(t *testing.T) {
 		t.Errorf("a second late auth got %q, want error:bad_request", a[0])
 	}
 }
+
+// TestNoAuthResumeWithUpgrade starts a --no-auth session with since given at the upgrade
+// (?since=): it replays, and a later auth message may not ask for another resume.
+func TestNoAuthResumeWithUpgrade(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineConfig{Preload: 4, Session: actors.SessionConfig{NoAuth: true}})
+	peer := newFakePeer(0)
+	since := uint64(1)
+	res, err := e.sys.Root.RequestFuture(e.sessions,
+		&actors.StartSession{Peer: peer, Since: &since}, waitLimit).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := peer.next(t, 5)
+	if got[0].Type != "auth_success" || got[1].Type != "welcome" {
+		t.Fatalf("got %q, want auth_success and welcome first", answers(got))
+	}
+	if seqs := seqsOf(t, got[2:]); fmt.Sprint(seqs) != "[2 3 4]" {
+		t.Errorf("resume got seqs %v, want [2 3 4]", seqs)
+	}
+	e.send(res.(*actors.SessionStarted).PID, `{"type":"auth","token":"x","since":0}`)
+	if a := answers(peer.next(t, 1)); a[0] != "error:bad_request" {
+		t.Errorf("a late auth after the resume got %q, want error:bad_request", a[0])
+	}
+}
+
+// TestNoAuthLateResumeAfterNarrowFilter narrows the filter of a --no-auth session so that
+// alerts go by unsent, then widens it and resumes from 0 in one breath: the replay covers
+// the alerts that went by, with no gap.
+func TestNoAuthLateResumeAfterNarrowFilter(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, engineConfig{Preload: 2, Session: actors.SessionConfig{NoAuth: true}})
+	peer := newFakePeer(0)
+	pid := e.startSession(t, peer)
+	peer.next(t, 2)
+	e.send(pid, `{"type":"subscribe","min_btc":1000000}`)
+	peer.next(t, 1)
+	e.publish(whales(3, 5)...)
+	e.waitPublished(t, 3)
+
+	e.send(pid, `{"type":"subscribe","min_btc":0}`)
+	e.send(pid, `{"type":"auth","token":"x","since":0}`)
+	got := peer.next(t, 7)
+	if seqs := seqsOf(t, got[2:]); fmt.Sprint(seqs) != "[1 2 3 4 5]" {
+		t.Errorf("resume from 0 got seqs %v, want [1 2 3 4 5]", seqs)
+	}
+}

@@ -31,7 +31,7 @@ type replayContinue struct{}
 
 // replayRetry is how long a replay waits for the client to drain its queue before it reads
 // the next page.
-const replayRetry = 20 * time.Millisecond
+const replayRetry = 5 * time.Millisecond
 
 // startReplay replays up to upto, the broadcaster's latest seq when the session subscribed.
 // A since above it may still be a stored seq the broadcaster has not handed out yet (a
