@@ -80,6 +80,9 @@ func TestAdminAPIKeyLifecycle(t *testing.T) {
 	if got := created.header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("create: Cache-Control got %q, want no-store", got)
 	}
+	if got := created.header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("create: X-Content-Type-Options got %q, want nosniff", got)
+	}
 
 	use := map[string]string{"X-API-Key": nk.Key}
 	if got := call(t, http.MethodGet, f.url+"/api/v1/alerts", use); got.status != 200 {
