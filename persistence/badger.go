@@ -20,6 +20,13 @@ const DefaultGCInterval = 10 * time.Minute
 // needs up to that second plus the flush: the bound must stay well above one second.
 const FailedCloseTimeout = 10 * time.Second
 
+// Bounds of BadgerOptions.MemTableSize other than 0. Badger cannot open a memtable of
+// 2 GiB or more: its log file is twice its size, and Badger addresses it in 32 bits.
+const (
+	MinMemTableSize = 1 << 20 // 1 MiB
+	MaxMemTableSize = 1 << 30 // 1 GiB
+)
+
 // gcDiscardRatio is the share of stale data a value-log file needs before GC rewrites it.
 const gcDiscardRatio = 0.5
 
@@ -42,6 +49,14 @@ type BadgerOptions struct {
 	// GCInterval is the period of the value-log GC. 0 means DefaultGCInterval; negative
 	// values are rejected.
 	GCInterval time.Duration
+
+	// MemTableSize is the size in bytes of Badger's memtables. 0 keeps Badger's default
+	// (64 MiB), which production uses. A small size makes Badger create files often, so
+	// that tests see a broken directory after a little data. Values outside
+	// MinMemTableSize..MaxMemTableSize are rejected. When it is set, Badger's value
+	// threshold becomes a 1024th of it (at most Badger's default, 1 MiB), which keeps the
+	// values in the LSM tree small next to Badger's transaction limit, 15% of a memtable.
+	MemTableSize int64
 
 	// tune adjusts Badger's options after the store set its own. Tests use it to shrink
 	// memtables so that a file rotation, and thus a directory failure, comes quickly.
@@ -139,6 +154,10 @@ func (o BadgerOptions) withDefaults() (BadgerOptions, error) {
 	case o.GCInterval < 0:
 		return o, fmt.Errorf("persistence: badger options: negative GC interval %v",
 			o.GCInterval)
+	case o.MemTableSize != 0 &&
+		(o.MemTableSize < MinMemTableSize || o.MemTableSize > MaxMemTableSize):
+		return o, fmt.Errorf("persistence: badger options: memtable size %d is not 0 or "+
+			"%d to %d", o.MemTableSize, MinMemTableSize, MaxMemTableSize)
 	}
 
 	if o.Logger == nil {
@@ -160,6 +179,10 @@ func openDB(opts BadgerOptions) (*badger.DB, error) {
 		WithSyncWrites(true).
 		WithDetectConflicts(false).
 		WithLogger(badgerLogger{log: opts.Logger})
+	if opts.MemTableSize > 0 {
+		bopts = bopts.WithMemTableSize(opts.MemTableSize).
+			WithValueThreshold(min(opts.MemTableSize>>10, bopts.ValueThreshold))
+	}
 	if opts.tune != nil {
 		bopts = opts.tune(bopts)
 	}

@@ -54,13 +54,18 @@ type Engine struct {
 // Open checks cfg, loads the token key ring, opens the store and the source. Nothing runs until
 // Start. On error everything opened so far is closed again.
 func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
+	return open(cfg, log, clk, testHooks{})
+}
+
+// open is Open with the test hooks h set from the start, so that they reach the store.
+func open(cfg Config, log *slog.Logger, clk clock.Clock, h testHooks) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	for cfg.Seed == 0 {
 		cfg.Seed = clk.Now().UnixNano()
 	}
-	e := &Engine{cfg: cfg, log: log, clock: clk, failure: &actors.Failure{}}
+	e := &Engine{cfg: cfg, log: log, clock: clk, failure: &actors.Failure{}, hooks: h}
 	if cfg.TLSCert != "" {
 		tlsCfg, err := transport.LoadTLS(cfg.TLSCert, cfg.TLSKey, clk.Now())
 		if err != nil {
@@ -99,11 +104,11 @@ func Open(cfg Config, log *slog.Logger, clk clock.Clock) (*Engine, error) {
 	if e.feed, err = OpenFeed(cfg, log); err != nil {
 		return nil, err
 	}
-	e.store, err = persistence.OpenBadger(persistence.BadgerOptions{
+	e.store, err = persistence.OpenBadger(h.storeOptions(persistence.BadgerOptions{
 		Dir:       filepath.Join(cfg.DataDir, "badger"),
 		Retention: cfg.Retention,
 		Logger:    log.With("component", "badger"),
-	})
+	}))
 	if err != nil {
 		_ = e.feed.Close()
 		return nil, fmt.Errorf("system: open store: %w", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/whalecast/whalecast/actors"
 	"github.com/whalecast/whalecast/internal/auth"
+	"github.com/whalecast/whalecast/persistence"
 )
 
 // testHooks let this package's tests watch a running engine and break it on purpose, to test
@@ -24,6 +25,10 @@ type testHooks struct {
 	// SessionPanic makes a session panic on a message of an authenticated client whose id
 	// it returns true for (while the session rechecks the client's token).
 	SessionPanic func(client string) bool
+	// MemTableSize sets the store's persistence.BadgerOptions.MemTableSize, so that a
+	// broken data directory surfaces after a little data. It counts only in hooks given
+	// to the engine before its store opens (OpenHooked), not through SetHooks.
+	MemTableSize int64
 }
 
 // rules returns rules, behind a rule that panics where DetectorPanic says.
@@ -61,6 +66,14 @@ func (h testHooks) recheck(recheck func(auth.Claims) error) func(auth.Claims) er
 		}
 		return recheck(c)
 	}
+}
+
+// storeOptions returns the options the store opens with, changed as the hooks say.
+func (h testHooks) storeOptions(opts persistence.BadgerOptions) persistence.BadgerOptions {
+	if h.MemTableSize != 0 {
+		opts.MemTableSize = h.MemTableSize
+	}
+	return opts
 }
 
 // alerts returns the store as the sessions read it.
