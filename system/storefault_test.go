@@ -37,7 +37,9 @@ const (
 
 // storeRefused is the message of the 503 that POST /api/v1/admin/publish answers when the
 // store took none of the alerts.
-const storeRefused = "the store could not take the alerts"
+const storeRefused = "the store could not take the alerts: it has failed closed (see " +
+	"health in /api/v1/stats) and stores nothing until the engine is restarted on a " +
+	"working data directory"
 
 // TestStoreFaultStopsIngestion runs a real engine whose memtables are small into a data
 // directory that stopped taking new files, the way a read-only mount or a full disk does,

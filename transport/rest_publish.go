@@ -123,7 +123,9 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request, p princip
 	resp := publishResponse(seqs)
 	if resp.Published == 0 {
 		writeError(w, http.StatusServiceUnavailable, "unavailable",
-			"the store could not take the alerts")
+			"the store could not take the alerts: it has failed closed (see health in "+
+				"/api/v1/stats) and stores nothing until the engine is restarted on a "+
+				"working data directory")
 		return
 	}
 
