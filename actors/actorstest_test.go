@@ -665,8 +665,8 @@ func spawnSupervised(tb testing.TB, sys *actor.ActorSystem, strategy actor.Super
 	return res.(*actor.PID)
 }
 
-// recorder stands in for the tracker and the store (it records candidates) and for a source (it records
-// acknowledgements), so detector tests see exactly what the detector sends.
+// recorder stands in for the tracker and the store (it records candidates) and for a source
+// (it records acknowledgements), so detector tests see exactly what the detector sends.
 type recorder struct {
 	mu         sync.Mutex
 	candidates []alert.Alert

@@ -322,9 +322,9 @@ const (
 // Shutdown stops the engine in order: no new connections, then the source and the detector,
 // then the store (which writes what it holds; the broadcaster hands it to the sessions), then
 // the sessions (closed with 1001), then the broadcaster, and last the store's files.
-// protoactor's own Shutdown stops no actor, so the tree is poisoned top down here. REST calls get restDrain to finish and WebSocket clients
-// connGrace to take their close; what remains then is cut, so that a client that reads
-// nothing cannot hold the stop.
+// protoactor's own Shutdown stops no actor, so the tree is poisoned top down here. REST
+// calls get restDrain to finish and WebSocket clients connGrace to take their close; what
+// remains then is cut, so that a client that reads nothing cannot hold the stop.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	var errs []error
 	if e.stopKeys != nil {

@@ -118,8 +118,8 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 }
 
 // ownReadBuffer is the ResponseWriter that upgrade hands gorilla: its Hijack returns br in
-// place of net/http's read buffer, and the connection wrapped to batch writes (batchConn). The Upgrader's ReadBufferSize is 0, so gorilla reads
-// through the buffer Hijack returned.
+// place of net/http's read buffer, and the connection wrapped to batch writes (batchConn).
+// The Upgrader's ReadBufferSize is 0, so gorilla reads through the buffer Hijack returned.
 type ownReadBuffer struct {
 	http.ResponseWriter
 	br *bufio.Reader

@@ -28,7 +28,8 @@ type mailSetup struct {
 
 // newMailSetup starts a fake server with opts and builds a mailer for it from cfg, whose
 // Addr is filled in, and RootCAs too unless untrusted is set.
-func newMailSetup(tb testing.TB, opts notifytest.Options, cfg MailConfig, untrusted bool) mailSetup {
+func newMailSetup(tb testing.TB, opts notifytest.Options, cfg MailConfig,
+	untrusted bool) mailSetup {
 	tb.Helper()
 	srv := notifytest.Start(tb, opts)
 	cfg.Addr = srv.Addr()
