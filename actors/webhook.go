@@ -20,15 +20,17 @@ import (
 
 // Defaults of WebhookConfig, used for its zero fields.
 const (
-	DefaultWebhookTimeout      = notify.DefaultWebhookTimeout
-	DefaultWebhookMinBackoff   = 5 * time.Second
-	DefaultWebhookMaxBackoff   = time.Hour
-	DefaultWebhookMaxAge       = 24 * time.Hour
-	DefaultWebhookConcurrency  = 4
-	DefaultWebhookMaxInflight  = 64
-	DefaultWebhookMaxPending   = 1000
-	DefaultMaxWebhooks         = 100
-	DefaultMaxWebhooksPerOwner = 10
+	DefaultWebhookTimeout       = notify.DefaultWebhookTimeout
+	DefaultWebhookMinBackoff    = 5 * time.Second
+	DefaultWebhookMaxBackoff    = time.Hour
+	DefaultWebhookMaxAge        = 24 * time.Hour
+	DefaultWebhookConcurrency   = 4
+	DefaultWebhookMaxInflight   = 64
+	DefaultWebhookOwnerInflight = 8
+	DefaultWebhookOwnerCheck    = time.Second
+	DefaultWebhookMaxPending    = 1000
+	DefaultMaxWebhooks          = 100
+	DefaultMaxWebhooksPerOwner  = 10
 )
 
 // Hard limits of WebhookConfig.
@@ -55,6 +57,15 @@ type WebhookConfig struct {
 	Concurrency int
 	// MaxInflight bounds the attempts in flight to all webhooks together (default 64).
 	MaxInflight int
+	// OwnerInflight bounds the attempts in flight to the webhooks of one owner together
+	// (default 8), so that one client's receivers that never answer cannot hold the slots
+	// every other client needs. Free slots go round the owners, then round each owner's
+	// webhooks.
+	OwnerInflight int
+	// OwnerCheck is how often every active webhook's owner is checked again (default 1 s),
+	// besides the check before each attempt and each scan: a webhook whose owner is no
+	// longer trusted is suspended within it. See WebhookDeps.OwnerValid.
+	OwnerCheck time.Duration
 	// MaxPending bounds each webhook's outbox (default 1000). A full outbox stops its
 	// webhook's cursor: later records wait in the record log until there is room.
 	MaxPending int
@@ -78,6 +89,8 @@ func (c WebhookConfig) withDefaults() (WebhookConfig, error) {
 	c.MaxAge = cmp.Or(c.MaxAge, DefaultWebhookMaxAge)
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultWebhookConcurrency)
 	c.MaxInflight = cmp.Or(c.MaxInflight, DefaultWebhookMaxInflight)
+	c.OwnerInflight = cmp.Or(c.OwnerInflight, DefaultWebhookOwnerInflight)
+	c.OwnerCheck = cmp.Or(c.OwnerCheck, DefaultWebhookOwnerCheck)
 	c.MaxPending = cmp.Or(c.MaxPending, DefaultWebhookMaxPending)
 	c.MaxWebhooks = cmp.Or(c.MaxWebhooks, DefaultMaxWebhooks)
 	c.MaxPerOwner = cmp.Or(c.MaxPerOwner, DefaultMaxWebhooksPerOwner)
@@ -92,12 +105,12 @@ func (c WebhookConfig) withDefaults() (WebhookConfig, error) {
 		c.Guard = g
 	}
 	switch {
-	case c.Timeout < 0 || c.MinBackoff < 0 || c.MaxAge < 0:
+	case c.Timeout < 0 || c.MinBackoff < 0 || c.MaxAge < 0 || c.OwnerCheck < 0:
 		return c, errors.New("actors: webhook durations must not be negative")
 	case c.MaxBackoff < c.MinBackoff:
 		return c, errors.New("actors: webhook max backoff is below its min backoff")
-	case c.Concurrency < 1 || c.MaxInflight < 1 || c.MaxPending < 1 || c.MaxWebhooks < 1 ||
-		c.MaxPerOwner < 1:
+	case c.Concurrency < 1 || c.MaxInflight < 1 || c.OwnerInflight < 1 || c.MaxPending < 1 ||
+		c.MaxWebhooks < 1 || c.MaxPerOwner < 1:
 		return c, errors.New("actors: webhook bounds must be at least 1")
 	}
 	return c, nil
@@ -114,12 +127,30 @@ type WebhookDeps struct {
 	Logger  *slog.Logger
 	// Stats counts the attempts by outcome and the pending deliveries; nil counts nothing.
 	Stats *Stats
+	// OwnerValid tells whether the credential that created a webhook is still trusted: nil
+	// when it is; an error wrapping ErrWebhookOwnerRevoked (an *OwnerRevokedError) when the
+	// owner's client, the token or the API key that created it was revoked after it was
+	// created, and the webhook is then suspended for good; any other error when it cannot
+	// tell now, and the attempt waits. It is called on goroutines of the actor before each
+	// attempt, for each webhook a scan reads for, and every OwnerCheck for every active
+	// webhook, so it must be safe for concurrent use and cheap. Nil trusts every owner.
+	OwnerValid func(w persistence.Webhook) error
+}
+
+// WebhookOwner is who creates a webhook: the client, and the credential it used.
+type WebhookOwner struct {
+	// Client is the token's sub or the API key's client.
+	Client string
+	// TokenID is the token's jti; empty for an API key.
+	TokenID string
+	// APIKeyID is the API key's id; empty for a token.
+	APIKeyID string
 }
 
 // CreateWebhook asks the webhook actor for a new webhook of Owner; it answers
 // *WebhookCreated. Send it with RequestFuture.
 type CreateWebhook struct {
-	Owner string
+	Owner WebhookOwner
 	Spec  WebhookSpec
 }
 
@@ -150,7 +181,7 @@ type ReplayDeadLetters struct {
 }
 
 // DeadLettersReplayed answers ReplayDeadLetters with the seqs moved, or an error wrapping
-// persistence.ErrNotFound or ErrWebhookFull.
+// persistence.ErrNotFound, ErrWebhookFull or ErrWebhookSuspended.
 type DeadLettersReplayed struct {
 	Seqs []uint64
 	Err  error
@@ -158,19 +189,24 @@ type DeadLettersReplayed struct {
 
 // webhookScanned is the result of a scan of the record log.
 type webhookScanned struct {
-	items []persistence.WebhookEnqueue
-	more  bool   // some webhook is still behind the log and has room
-	lost  uint64 // records past retention that a cursor skipped
-	err   error
+	items     []persistence.WebhookEnqueue
+	more      bool   // some webhook is still behind the log and has room
+	lost      uint64 // records past retention that a cursor skipped
+	err       error
+	suspended []suspension // webhooks whose owner is no longer trusted
+	ownerErr  error        // owners that could not be checked
 }
 
 // webhookAttempted is the outcome of one delivery attempt.
 type webhookAttempted struct {
 	id      string
+	owner   string
 	d       persistence.Delivery
 	entry   persistence.DeliveryLogEntry
-	outcome string // a persistence outcome, or "" when the attempt was abandoned
-	err     error  // why the outcome could not be stored
+	outcome string      // a persistence outcome, or "" when the attempt was abandoned
+	err     error       // why the outcome could not be stored, or the owner not checked
+	suspend *suspension // set when the owner is no longer trusted: no attempt was made
+	cause   error       // the attempt's failure in full, for the engine's own log
 }
 
 // webhookTick fires when the earliest retry is due; stale generations are ignored.
@@ -189,6 +225,17 @@ type hookState struct {
 // pending counts the webhook's outbox: queued and in flight.
 func (h *hookState) pending() int { return h.queue.Len() + h.inflight }
 
+// suspended reports whether delivery stopped for good because its owner is not trusted.
+func (h *hookState) suspended() bool { return !h.hook.Suspended.IsZero() }
+
+// ownerState is one owner's share of the attempts: its webhooks, where the next attempt
+// starts among them, and its attempts in flight (those of deleted webhooks included).
+type ownerState struct {
+	ids      []string // sorted
+	next     int
+	inflight int
+}
+
 // webhookState outlives a restart of the webhook actor, so that a restart neither loses
 // the deliveries in flight nor loads the outboxes twice.
 type webhookState struct {
@@ -196,11 +243,16 @@ type webhookState struct {
 	deps WebhookDeps
 	log  *slog.Logger
 
-	loaded   bool
-	hooks    map[string]*hookState
-	order    []string // ids in order, for a fair round of the webhooks
-	next     int      // where the next round starts
-	inflight int
+	loaded     bool
+	hooks      map[string]*hookState
+	order      []string // ids in order, for the scans
+	owners     map[string]*ownerState
+	ownerOrder []string // owners in order, for a fair round of the attempts
+	nextOwner  int      // where the next round starts
+	inflight   int
+
+	checking   bool // an owner check runs
+	checkTimer clock.Timer
 
 	scanning bool
 	rescan   bool
@@ -240,7 +292,8 @@ func NewWebhookProps(deps WebhookDeps) (*actor.Props, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	state := &webhookState{cfg: cfg, deps: deps, log: deps.Logger,
-		hooks: map[string]*hookState{}, ctx: ctx, cancel: cancel}
+		hooks: map[string]*hookState{}, owners: map[string]*ownerState{}, ctx: ctx,
+		cancel: cancel}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &webhookActor{webhookState: state}
 	}), nil
@@ -269,6 +322,10 @@ func (a *webhookActor) Receive(ctx actor.Context) {
 			a.timerAt = time.Time{}
 			a.pump()
 		}
+	case *webhookCheckOwners:
+		a.checkOwners()
+	case *webhookOwnersChecked:
+		a.ownersChecked(msg)
 	case *actor.Stopping:
 		a.stop()
 	}
@@ -298,6 +355,7 @@ func (a *webhookActor) start(ctx actor.Context) {
 	}
 	a.scan()
 	a.pump()
+	a.checkOwners()
 }
 
 // load reads every webhook, its cursor and its outbox.
@@ -341,10 +399,49 @@ func (a *webhookActor) newHook(w persistence.Webhook, cursor uint64) (*hookState
 	return &hookState{hook: w, filter: webhookFilter(w), poster: poster, cursor: cursor}, nil
 }
 
+// add puts a webhook in delivery, in its owner's round.
 func (a *webhookActor) add(h *hookState) {
-	a.hooks[h.hook.ID] = h
-	i, _ := slices.BinarySearch(a.order, h.hook.ID)
-	a.order = slices.Insert(a.order, i, h.hook.ID)
+	id, owner := h.hook.ID, h.hook.Owner
+	a.hooks[id] = h
+	i, _ := slices.BinarySearch(a.order, id)
+	a.order = slices.Insert(a.order, i, id)
+	o := a.owners[owner]
+	if o == nil {
+		o = &ownerState{}
+		a.owners[owner] = o
+		j, _ := slices.BinarySearch(a.ownerOrder, owner)
+		a.ownerOrder = slices.Insert(a.ownerOrder, j, owner)
+	}
+	j, _ := slices.BinarySearch(o.ids, id)
+	o.ids = slices.Insert(o.ids, j, id)
+}
+
+// remove takes a webhook out of delivery; its owner goes once it has neither webhooks nor
+// attempts in flight.
+func (a *webhookActor) remove(h *hookState) {
+	id, owner := h.hook.ID, h.hook.Owner
+	delete(a.hooks, id)
+	if i, ok := slices.BinarySearch(a.order, id); ok {
+		a.order = slices.Delete(a.order, i, i+1)
+	}
+	if o := a.owners[owner]; o != nil {
+		if i, ok := slices.BinarySearch(o.ids, id); ok {
+			o.ids = slices.Delete(o.ids, i, i+1)
+		}
+		a.dropOwnerIfIdle(owner)
+	}
+}
+
+// dropOwnerIfIdle forgets an owner with no webhook and no attempt in flight.
+func (a *webhookActor) dropOwnerIfIdle(owner string) {
+	o := a.owners[owner]
+	if o == nil || len(o.ids) > 0 || o.inflight > 0 {
+		return
+	}
+	delete(a.owners, owner)
+	if i, ok := slices.BinarySearch(a.ownerOrder, owner); ok {
+		a.ownerOrder = slices.Delete(a.ownerOrder, i, i+1)
+	}
 }
 
 // create validates and stores a new webhook whose cursor starts at the latest record: it
@@ -355,18 +452,17 @@ func (a *webhookActor) create(msg *CreateWebhook) *WebhookCreated {
 		return &WebhookCreated{Err: err}
 	}
 	owned := 0
-	for _, h := range a.hooks {
-		if h.hook.Owner == msg.Owner {
-			owned++
-		}
+	if o := a.owners[msg.Owner.Client]; o != nil {
+		owned = len(o.ids)
 	}
 	if len(a.hooks) >= a.cfg.MaxWebhooks || owned >= a.cfg.MaxPerOwner {
 		return &WebhookCreated{Err: fmt.Errorf("%w: at most %d webhooks, %d per client",
 			ErrWebhookLimit, a.cfg.MaxWebhooks, a.cfg.MaxPerOwner)}
 	}
 
-	w.ID, w.Owner, w.Secret = persistence.NewWebhookID(), msg.Owner,
+	w.ID, w.Owner, w.Secret = persistence.NewWebhookID(), msg.Owner.Client,
 		persistence.NewWebhookSecret()
+	w.TokenID, w.APIKeyID = msg.Owner.TokenID, msg.Owner.APIKeyID
 	w.Created = a.deps.Clock.Now().UTC()
 	cursor := a.deps.Records.LastSeq()
 	h, err := a.newHook(w, cursor)
@@ -388,10 +484,7 @@ func (a *webhookActor) delete(id string) error {
 		return err
 	}
 	if h := a.hooks[id]; h != nil {
-		delete(a.hooks, id)
-		if i, ok := slices.BinarySearch(a.order, id); ok {
-			a.order = slices.Delete(a.order, i, i+1)
-		}
+		a.remove(h)
 		h.poster.CloseIdleConnections()
 		a.log.Info("webhook deleted", "webhook", h.hook, "dropped", h.queue.Len())
 	}
@@ -401,9 +494,13 @@ func (a *webhookActor) delete(id string) error {
 // replay moves dead letters back into the outbox, due now.
 func (a *webhookActor) replay(msg *ReplayDeadLetters) *DeadLettersReplayed {
 	h := a.hooks[msg.ID]
-	if h == nil {
+	switch {
+	case h == nil:
 		return &DeadLettersReplayed{Err: fmt.Errorf("webhook %s: %w", msg.ID,
 			persistence.ErrNotFound)}
+	case h.suspended():
+		return &DeadLettersReplayed{Err: fmt.Errorf("webhook %s: %w", msg.ID,
+			ErrWebhookSuspended)}
 	}
 	room := min(a.cfg.MaxPending-h.pending(), MaxWebhookReplay)
 	if room <= 0 {
@@ -431,6 +528,9 @@ func (a *webhookActor) stop() {
 	a.cancel()
 	if a.timer != nil {
 		a.timer.Stop()
+	}
+	if a.checkTimer != nil {
+		a.checkTimer.Stop()
 	}
 	a.wg.Wait()
 	for _, h := range a.hooks {

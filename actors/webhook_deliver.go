@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -14,7 +15,7 @@ import (
 
 // scanItem is one webhook as a scan sees it.
 type scanItem struct {
-	id     string
+	hook   persistence.Webhook
 	cursor uint64
 	filter Filter
 	room   int
@@ -23,7 +24,8 @@ type scanItem struct {
 // scan starts a scan of the record log for the webhooks behind it whose outbox has room,
 // unless one runs: then another follows it. A scan reads at most webhookScanPage records
 // per webhook and stops a webhook's cursor at the first matching record its outbox has no
-// room for; the webhook is scanned again once a delivery leaves its outbox.
+// room for; the webhook is scanned again once a delivery leaves its outbox. Suspended
+// webhooks are not scanned.
 func (a *webhookActor) scan() {
 	if a.scanning {
 		a.rescan = true
@@ -33,8 +35,9 @@ func (a *webhookActor) scan() {
 	var items []scanItem
 	for _, id := range a.order {
 		h := a.hooks[id]
-		if room := a.cfg.MaxPending - h.pending(); h.cursor < last && room > 0 {
-			items = append(items, scanItem{id: id, cursor: h.cursor, filter: h.filter,
+		if room := a.cfg.MaxPending - h.pending(); h.cursor < last && room > 0 &&
+			!h.suspended() {
+			items = append(items, scanItem{hook: h.hook, cursor: h.cursor, filter: h.filter,
 				room: room})
 		}
 	}
@@ -53,11 +56,20 @@ func (a *webhookActor) scan() {
 
 // runScan reads the records after each item's cursor (from hint when it starts there),
 // picks those the item's filter wants, and writes them to the outboxes with the new
-// cursors in one transaction.
+// cursors in one transaction. An item whose owner is no longer trusted is suspended
+// instead; one whose owner cannot be checked now waits for the next scan.
 func runScan(deps WebhookDeps, items []scanItem, hint []Entry, last uint64,
 	now time.Time) *webhookScanned {
 	res := &webhookScanned{}
 	for _, it := range items {
+		s, err := checkOwner(deps, it.hook, now)
+		if s != nil {
+			res.suspended = append(res.suspended, *s)
+		}
+		if s != nil || err != nil {
+			res.ownerErr = errors.Join(res.ownerErr, err)
+			continue
+		}
 		page, err := scanPage(deps.Records, it.cursor, hint)
 		if err != nil {
 			res.err = err
@@ -88,7 +100,7 @@ func runScan(deps WebhookDeps, items []scanItem, hint []Entry, last uint64,
 			res.more = true
 		}
 		if cursor != it.cursor {
-			res.items = append(res.items, persistence.WebhookEnqueue{ID: it.id,
+			res.items = append(res.items, persistence.WebhookEnqueue{ID: it.hook.ID,
 				Cursor: cursor, Deliveries: ds})
 		}
 	}
@@ -112,6 +124,12 @@ func scanPage(records AlertReader, cursor uint64, hint []Entry) ([]Entry, error)
 // scanned takes a scan's deliveries into the outboxes and starts the next scan if needed.
 func (a *webhookActor) scanned(msg *webhookScanned) {
 	a.scanning = false
+	for _, s := range msg.suspended {
+		a.suspend(s)
+	}
+	if msg.ownerErr != nil {
+		a.log.Error("webhook owner check failed", "err", msg.ownerErr)
+	}
 	if msg.err != nil {
 		a.log.Error("webhook scan failed", "err", msg.err)
 		return
@@ -136,30 +154,67 @@ func (a *webhookActor) scanned(msg *webhookScanned) {
 	a.pump()
 }
 
-// pump starts every due attempt the bounds allow, going round the webhooks from a new one
-// each time, and sets the timer for the earliest attempt that remains.
+// pump starts every due attempt the bounds allow and sets the timer for the earliest
+// attempt that remains. Free slots go round the owners, one attempt each per round, from a
+// new owner each time; each owner's attempts go round its webhooks. So an owner whose
+// receivers hang holds at most OwnerInflight slots, and the others keep theirs.
 func (a *webhookActor) pump() {
-	if a.ctx.Err() != nil || len(a.order) == 0 {
+	if a.ctx.Err() != nil || len(a.ownerOrder) == 0 {
 		return
 	}
 	now := a.deps.Clock.Now()
-	var earliest time.Time
-	start := a.next % len(a.order)
-	a.next++
-	for i := range a.order {
-		h := a.hooks[a.order[(start+i)%len(a.order)]]
-		for h.queue.Len() > 0 && h.inflight < a.cfg.Concurrency &&
-			a.inflight < a.cfg.MaxInflight && !h.queue[0].Next.After(now) {
-			a.attempt(h, heap.Pop(&h.queue).(persistence.Delivery))
+	start := a.nextOwner % len(a.ownerOrder)
+	a.nextOwner++
+	for started := true; started; {
+		started = false
+		for i := range a.ownerOrder {
+			if a.inflight >= a.cfg.MaxInflight {
+				break
+			}
+			o := a.owners[a.ownerOrder[(start+i)%len(a.ownerOrder)]]
+			if h := a.dueHook(o, now); h != nil {
+				a.attempt(h, heap.Pop(&h.queue).(persistence.Delivery))
+				started = true
+			}
 		}
-		if h.queue.Len() > 0 && h.inflight < a.cfg.Concurrency &&
-			(earliest.IsZero() || h.queue[0].Next.Before(earliest)) {
-			earliest = h.queue[0].Next
+	}
+
+	var earliest time.Time
+	for _, o := range a.owners {
+		if o.inflight >= a.cfg.OwnerInflight {
+			continue // a slot of its own frees first, and pumps
+		}
+		for _, id := range o.ids {
+			h := a.hooks[id]
+			if a.canAttempt(h) && (earliest.IsZero() || h.queue[0].Next.Before(earliest)) {
+				earliest = h.queue[0].Next
+			}
 		}
 	}
 	if a.inflight < a.cfg.MaxInflight && !earliest.IsZero() {
 		a.arm(earliest, now)
 	}
+}
+
+// canAttempt reports whether h has a delivery waiting and room for another attempt.
+func (a *webhookActor) canAttempt(h *hookState) bool {
+	return h.queue.Len() > 0 && h.inflight < a.cfg.Concurrency && !h.suspended()
+}
+
+// dueHook returns the next webhook of o, in its round, with an attempt due now that the
+// bounds allow; nil when there is none or o has its share of the slots.
+func (a *webhookActor) dueHook(o *ownerState, now time.Time) *hookState {
+	if o.inflight >= a.cfg.OwnerInflight {
+		return nil
+	}
+	for i := range o.ids {
+		k := (o.next + i) % len(o.ids)
+		if h := a.hooks[o.ids[k]]; a.canAttempt(h) && !h.queue[0].Next.After(now) {
+			o.next = k + 1
+			return h
+		}
+	}
+	return nil
 }
 
 // arm makes sure a tick comes at or before at.
@@ -182,8 +237,9 @@ func (a *webhookActor) arm(at, now time.Time) {
 // webhookAttempted.
 func (a *webhookActor) attempt(h *hookState, d persistence.Delivery) {
 	h.inflight++
+	a.owners[h.hook.Owner].inflight++
 	a.inflight++
-	job := attemptJob{id: h.hook.ID, poster: h.poster, d: d, cfg: a.cfg, deps: a.deps}
+	job := attemptJob{hook: h.hook, poster: h.poster, d: d, cfg: a.cfg, deps: a.deps}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -193,18 +249,23 @@ func (a *webhookActor) attempt(h *hookState, d persistence.Delivery) {
 
 // attemptJob is what one attempt needs; it shares nothing mutable with the actor.
 type attemptJob struct {
-	id     string
+	hook   persistence.Webhook
 	poster *notify.Webhook
 	d      persistence.Delivery
 	cfg    WebhookConfig
 	deps   WebhookDeps
 }
 
-// run reads the record, posts it, decides the outcome and stores it. An attempt cut by the
-// actor's stop stores nothing: the delivery stays in the outbox as it was.
+// run checks the owner, reads the record, posts it, decides the outcome and stores it. An
+// attempt cut by the actor's stop stores nothing: the delivery stays in the outbox as it
+// was; so does one whose owner is no longer trusted, and the webhook is suspended.
 func (j attemptJob) run(ctx context.Context) *webhookAttempted {
 	d := j.d
-	res := &webhookAttempted{id: j.id, d: d}
+	res := &webhookAttempted{id: j.hook.ID, owner: j.hook.Owner, d: d}
+	res.suspend, res.err = checkOwner(j.deps, j.hook, j.deps.Clock.Now())
+	if res.suspend != nil || res.err != nil {
+		return res
+	}
 	body, gone, err := j.body()
 	if err != nil || ctx.Err() != nil {
 		res.err = err
@@ -231,7 +292,8 @@ func (j attemptJob) run(ctx context.Context) *webhookAttempted {
 		if errors.As(err, &de) {
 			d.LastStatus = de.StatusCode
 		}
-		d.LastError = err.Error()
+		// The owner reads this: a few words, nothing of the engine's network.
+		d.LastError = cmp.Or(gone, notify.PublicReason(err))
 		outcome = persistence.OutcomeDeadLetter
 		deadline := d.Created.Add(j.cfg.MaxAge)
 		if notify.Retryable(err) && now.Before(deadline) {
@@ -249,10 +311,11 @@ func (j attemptJob) run(ctx context.Context) *webhookAttempted {
 		Outcome: outcome, Status: d.LastStatus, Error: d.LastError,
 		DurationMS: now.Sub(start).Milliseconds()}
 	res.d, res.outcome = d, outcome
-	res.entry, res.err = j.deps.Store.ResolveAttempt(j.id, d, entry, j.cfg.Keep)
+	res.entry, res.err = j.deps.Store.ResolveAttempt(j.hook.ID, d, entry, j.cfg.Keep)
 	if res.err == nil {
 		j.deps.Stats.countWebhookOutcome(webhookOutcome(outcome, err))
 	}
+	res.cause = err
 	return res
 }
 
@@ -274,11 +337,11 @@ func (j attemptJob) body() (body []byte, gone string, err error) {
 	case err != nil:
 		return nil, "", err
 	case len(recs) == 0 || recs[0].Seq != j.d.Seq:
-		return nil, "the record is no longer stored (retention)", nil
+		return nil, "record no longer stored (retention)", nil
 	}
 	body = alert.Frame(recs[0])
 	if len(body) > MaxWebhookBody {
-		return nil, "the record is over " + strconv.Itoa(MaxWebhookBody) + " bytes", nil
+		return nil, "record over " + strconv.Itoa(MaxWebhookBody) + " bytes", nil
 	}
 	return body, "", nil
 }
@@ -286,6 +349,10 @@ func (j attemptJob) body() (body []byte, gone string, err error) {
 // attempted applies an attempt's outcome to the webhook's outbox in memory.
 func (a *webhookActor) attempted(msg *webhookAttempted) {
 	a.inflight--
+	if o := a.owners[msg.owner]; o != nil {
+		o.inflight--
+		a.dropOwnerIfIdle(msg.owner)
+	}
 	h := a.hooks[msg.id]
 	if h == nil {
 		a.pump()
@@ -299,24 +366,38 @@ func (a *webhookActor) attempted(msg *webhookAttempted) {
 	d := msg.d
 	log := a.log.With("webhook", msg.id, "seq", d.Seq, "attempt", d.Attempts)
 	switch {
+	case msg.suspend != nil:
+		heap.Push(&h.queue, d) // kept in the outbox, not attempted
+		a.suspend(*msg.suspend)
 	case errors.Is(msg.err, persistence.ErrNotFound):
 	case msg.err != nil || msg.outcome == "":
-		// Nothing was stored: try again later, from what the outbox holds.
-		log.Error("webhook attempt not recorded", "err", msg.err)
+		// Nothing was stored (or the owner could not be checked, and nothing was posted):
+		// try again later, from what the outbox holds.
+		log.Error("webhook attempt not made or not recorded", "err", msg.err)
 		d.Next = a.deps.Clock.Now().Add(a.cfg.MinBackoff)
 		heap.Push(&h.queue, d)
 	case msg.outcome == persistence.OutcomeRetry:
 		log.Debug("webhook attempt failed", "status", d.LastStatus, "err", d.LastError,
-			"retry_at", d.Next)
+			"cause", errText(msg.cause), "retry_at", d.Next)
 		heap.Push(&h.queue, d)
 	case msg.outcome == persistence.OutcomeDeadLetter:
 		log.Warn("webhook delivery dead-lettered", "status", d.LastStatus,
-			"err", d.LastError)
+			"err", d.LastError, "cause", errText(msg.cause))
 	default:
 		log.Debug("webhook delivered")
 	}
-	if h.cursor < a.deps.Records.LastSeq() && h.pending() < a.cfg.MaxPending {
+	if h.cursor < a.deps.Records.LastSeq() && h.pending() < a.cfg.MaxPending &&
+		!h.suspended() {
 		a.scan()
 	}
 	a.pump()
+}
+
+// errText returns err's text for the engine's own log, "" for nil. It names the URL's
+// scheme and host, never its path or query (see notify.DeliveryError).
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

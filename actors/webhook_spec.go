@@ -28,7 +28,29 @@ var (
 	ErrWebhookFull = errors.New("webhook outbox full")
 	// ErrWebhooksStopped means the webhook actor is stopping or could not load its state.
 	ErrWebhooksStopped = errors.New("webhooks unavailable")
+	// ErrWebhookOwnerRevoked means the client, the token or the API key that created a
+	// webhook has been revoked since; see OwnerRevokedError.
+	ErrWebhookOwnerRevoked = errors.New("webhook owner no longer trusted")
+	// ErrWebhookSuspended means a webhook no longer delivers because its owner is not
+	// trusted: it can only be read and deleted.
+	ErrWebhookSuspended = errors.New("webhook suspended")
 )
+
+// OwnerRevokedError is what WebhookDeps.OwnerValid returns for a webhook whose owner is no
+// longer trusted. It wraps ErrWebhookOwnerRevoked.
+type OwnerRevokedError struct {
+	// Reason says which credential was revoked, for the webhook's owner: at most
+	// persistence.MaxSuspendReason bytes, no secret.
+	Reason string
+}
+
+// Error returns the reason.
+func (e *OwnerRevokedError) Error() string {
+	return ErrWebhookOwnerRevoked.Error() + ": " + e.Reason
+}
+
+// Unwrap returns ErrWebhookOwnerRevoked.
+func (e *OwnerRevokedError) Unwrap() error { return ErrWebhookOwnerRevoked }
 
 // WebhookSpec is what a client asks for when it creates a webhook: the URL records are
 // posted to and the filter they must pass, with the fields of a WebSocket subscribe. Its

@@ -25,6 +25,18 @@ type webhookRecord struct {
 	Detectors []string  `json:"detectors,omitempty"`
 	Statuses  []string  `json:"statuses,omitempty"`
 	Created   time.Time `json:"created"`
+	TokenID   string    `json:"token_id,omitempty"`
+	APIKeyID  string    `json:"api_key_id,omitempty"`
+	Suspended time.Time `json:"suspended,omitzero"`
+	Reason    string    `json:"suspend_reason,omitempty"`
+}
+
+// recordOf returns the stored form of w.
+func recordOf(w Webhook) webhookRecord {
+	return webhookRecord{ID: w.ID, Owner: w.Owner, URL: w.URL, Secret: w.Secret.Reveal(),
+		MinSat: w.MinSat, Detectors: w.Detectors, Statuses: w.Statuses,
+		Created: w.Created.UTC(), TokenID: w.TokenID, APIKeyID: w.APIKeyID,
+		Suspended: w.Suspended.UTC(), Reason: w.SuspendReason}
 }
 
 // deliveryRecord is the stored form of a Delivery.
@@ -69,9 +81,7 @@ func (s *Badger) PutWebhook(w Webhook, cursor uint64) error {
 	if err := checkWebhook(w); err != nil {
 		return err
 	}
-	data, err := json.Marshal(webhookRecord{ID: w.ID, Owner: w.Owner, URL: w.URL,
-		Secret: w.Secret.Reveal(), MinSat: w.MinSat, Detectors: w.Detectors,
-		Statuses: w.Statuses, Created: w.Created.UTC()})
+	data, err := json.Marshal(recordOf(w))
 	if err != nil {
 		return fmt.Errorf("persistence: encode webhook %s: %w: %w", w.ID, ErrInvalidRecord, err)
 	}
@@ -155,7 +165,34 @@ func decodeWebhook(id string, data []byte) (Webhook, error) {
 			ErrCorrupt)
 	}
 	return Webhook{ID: r.ID, Owner: r.Owner, URL: r.URL, Secret: r.Secret, MinSat: r.MinSat,
-		Detectors: r.Detectors, Statuses: r.Statuses, Created: r.Created}, nil
+		Detectors: r.Detectors, Statuses: r.Statuses, Created: r.Created, TokenID: r.TokenID,
+		APIKeyID: r.APIKeyID, Suspended: r.Suspended, SuspendReason: r.Reason}, nil
+}
+
+// SuspendWebhook implements WebhookStore.
+func (s *Badger) SuspendWebhook(id string, at time.Time, reason string) error {
+	if !ValidWebhookID(id) {
+		return fmt.Errorf("persistence: webhook with a malformed id: %w", ErrNotFound)
+	}
+	if at.IsZero() || len(reason) > MaxSuspendReason {
+		return fmt.Errorf("persistence: suspend webhook %s: no time, or a reason over %d "+
+			"bytes: %w", id, MaxSuspendReason, ErrInvalidRecord)
+	}
+	return s.writeWebhooks("suspend webhook "+id, func(txn *badger.Txn) error {
+		w, err := getWebhook(txn, id)
+		if err != nil || !w.Suspended.IsZero() {
+			return err
+		}
+		w.Suspended, w.SuspendReason = at.UTC(), reason
+		data, err := json.Marshal(recordOf(w))
+		if err != nil {
+			return fmt.Errorf("encode: %w: %w", ErrInvalidRecord, err)
+		}
+		if err := txn.Set(webhookKey(prefixWebhookRecord, id), data); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	})
 }
 
 // requireWebhook returns ErrNotFound when the webhook is not stored.

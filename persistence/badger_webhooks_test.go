@@ -217,6 +217,63 @@ func TestWebhookDelete(t *testing.T) {
 	}
 }
 
+// TestWebhookSuspend suspends a webhook made by an API key: the suspension keeps its first
+// time and reason, keeps the outbox, and survives a restart with the creating credential.
+func TestWebhookSuspend(t *testing.T) {
+	dir := t.TempDir()
+	s := openBadger(t, persistence.BadgerOptions{Dir: dir})
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	w := testWebhook("gina")
+	w.APIKeyID = "0123456789abcdef"
+	mustPutWebhook(t, s, w, 0)
+	if err := s.Enqueue([]persistence.WebhookEnqueue{{ID: w.ID, Cursor: 2,
+		Deliveries: deliveries(now, 1, 2)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.SuspendWebhook(w.ID, now, "the API key that created it was revoked"); err != nil {
+		t.Fatalf("SuspendWebhook: %v", err)
+	}
+	if err := s.SuspendWebhook(w.ID, now.Add(time.Hour), "later"); err != nil {
+		t.Fatalf("SuspendWebhook again: %v", err)
+	}
+	tests := []struct {
+		name string
+		id   string
+		at   time.Time
+		want error
+	}{
+		{"unknown", persistence.NewWebhookID(), now, persistence.ErrNotFound},
+		{"malformed id", "wh_nope", now, persistence.ErrNotFound},
+		{"no time", w.ID, time.Time{}, persistence.ErrInvalidRecord},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := s.SuspendWebhook(tt.id, tt.at, "x"); !errors.Is(err, tt.want) {
+				t.Errorf("SuspendWebhook: got %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openBadger(t, persistence.BadgerOptions{Dir: dir})
+	got, err := s.Webhook(w.ID)
+	if err != nil {
+		t.Fatalf("Webhook: %v", err)
+	}
+	if !got.Suspended.Equal(now) || got.SuspendReason != "the API key that created it "+
+		"was revoked" || got.APIKeyID != w.APIKeyID || got.TokenID != "" {
+		t.Errorf("after restart: got suspended %v %q, key %q, token %q; want %v, the first "+
+			"reason and the key", got.Suspended, got.SuspendReason, got.APIKeyID, got.TokenID,
+			now)
+	}
+	if seqs := outboxSeqs(t, s, w.ID); !slices.Equal(seqs, []uint64{1, 2}) {
+		t.Errorf("outbox: got %v, want [1 2] kept", seqs)
+	}
+}
+
 func TestWebhookRefused(t *testing.T) {
 	s := openBadger(t, persistence.BadgerOptions{})
 	w := testWebhook("erin")

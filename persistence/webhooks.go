@@ -46,6 +46,9 @@ const (
 	OutcomeReplayed = "replayed"
 )
 
+// MaxSuspendReason is the longest reason a suspended webhook keeps, in bytes.
+const MaxSuspendReason = 128
+
 // WebhookSecret is a webhook's signing secret. It never prints: fmt, slog and JSON show
 // "[redacted]". Reveal returns the bytes.
 type WebhookSecret []byte
@@ -110,6 +113,11 @@ type Webhook struct {
 	ID string
 	// Owner is the client (token subject or API key client) that created it.
 	Owner string
+	// TokenID is the jti of the token that created it; empty when an API key did (or the
+	// engine ran without authentication).
+	TokenID string
+	// APIKeyID is the id of the API key that created it; empty when a token did.
+	APIKeyID string
 	// URL is the absolute http or https URL records are posted to, without userinfo.
 	URL string
 	// Secret signs every post.
@@ -122,6 +130,11 @@ type Webhook struct {
 	Statuses []string
 	// Created is when it was made, in UTC.
 	Created time.Time
+	// Suspended is when the engine stopped delivering it because its owner is no longer
+	// trusted (see SuspendWebhook); zero while it is active.
+	Suspended time.Time
+	// SuspendReason says why, for its owner; empty while it is active.
+	SuspendReason string
 }
 
 // String returns "webhook <id> of <owner> to <scheme>://<host>".
@@ -254,6 +267,11 @@ type WebhookStore interface {
 	// WebhookCounts returns how many deliveries the webhook has in its outbox and in its
 	// dead letters.
 	WebhookCounts(id string) (outbox, dead int, err error)
+	// SuspendWebhook marks the webhook suspended at at, for reason (at most
+	// MaxSuspendReason bytes): it keeps its outbox, dead letters and log, and the engine
+	// no longer delivers it. A webhook suspended already keeps its first time and reason.
+	// ErrNotFound when there is none.
+	SuspendWebhook(id string, at time.Time, reason string) error
 }
 
 // checkWebhook validates a webhook before it is stored.
@@ -267,6 +285,10 @@ func checkWebhook(w Webhook) error {
 		return fmt.Errorf("persistence: malformed webhook id: %w", ErrInvalidRecord)
 	case w.Owner == "" || len(w.Owner) > MaxAuditFieldLen:
 		return bad("owner is empty or too long")
+	case len(w.TokenID) > MaxAuditFieldLen || len(w.APIKeyID) > MaxAPIKeyIDLen:
+		return bad("creating credential id is too long")
+	case len(w.SuspendReason) > MaxSuspendReason:
+		return bad("suspension reason is too long")
 	case len(w.URL) > MaxWebhookURLLen || err != nil || u.Host == "" || u.User != nil ||
 		(u.Scheme != "http" && u.Scheme != "https"):
 		return bad("URL is not an http or https URL without userinfo")

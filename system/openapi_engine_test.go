@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +35,8 @@ const (
 	oasMaxConnsPerIP = 4
 	// oasAttemptsPerIP is the upgrades allowed per IP per second: more than the cases make.
 	oasAttemptsPerIP = 1000
+	// oasWebhooksPerClient is the webhooks a client may have, so that the cap is reached.
+	oasWebhooksPerClient = 2
 )
 
 // wsKey is a Sec-WebSocket-Key: 16 bytes in base64.
@@ -233,7 +237,33 @@ func (s *specChecker) exchange(tb testing.TB, te *testEngine, c apiCase) answer 
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 		tb.Errorf("answer %d %.300s: does not match the spec: %v", a.status, a.body, err)
 	}
+	s.checkDescribed(tb, route, a)
 	return a
+}
+
+// checkDescribed fails tb when an answer has a body that the spec gives no schema for:
+// the validator checks a body only against a schema the spec has, and would pass any
+// body of an answer described in words alone.
+func (s *specChecker) checkDescribed(tb testing.TB, route *routers.Route, a answer) {
+	tb.Helper()
+	if len(a.body) == 0 {
+		return
+	}
+	mt, _, err := mime.ParseMediaType(a.header.Get("Content-Type"))
+	if err != nil {
+		tb.Errorf("answer %d: Content-Type %q: %v", a.status, a.header.Get("Content-Type"),
+			err)
+		return
+	}
+	resp := route.Operation.Responses.Status(a.status)
+	if resp == nil {
+		resp = route.Operation.Responses.Default()
+	}
+	if resp == nil || resp.Value == nil || resp.Value.Content.Get(mt) == nil ||
+		resp.Value.Content.Get(mt).Schema == nil {
+		tb.Errorf("answer %d %s: the spec's %s %s gives no schema for its body", a.status, mt,
+			route.Method, route.Path)
+	}
 }
 
 // run checks one case: the spec's view of its request, its status and error code, and
@@ -281,6 +311,8 @@ func TestOpenAPIMatchesEngine(t *testing.T) {
 	cfg.Guard.BanAfter = oasBanAfter
 	cfg.Guard.MaxConnsPerIP = oasMaxConnsPerIP
 	cfg.Guard.AttemptsPerIP = oasAttemptsPerIP
+	cfg.Webhooks.AllowCIDRs = []string{"127.0.0.1/32"} // the webhook cases' receivers
+	cfg.Webhooks.MaxPerClient = oasWebhooksPerClient
 	te := startEngine(t, cfg)
 	te.waitLastSeq(t, lastSeq277647)
 
@@ -311,6 +343,7 @@ func TestOpenAPIMatchesEngine(t *testing.T) {
 	for _, c := range oasCases(read, writeOnly, admin, forged, apiKey) {
 		t.Run(c.name, func(t *testing.T) { spec.run(t, te, c) })
 	}
+	t.Run("webhooks", func(t *testing.T) { checkWebhookRoutes(t, spec, te, read) })
 
 	t.Run("revoked api key", func(t *testing.T) {
 		spec.run(t, te, apiCase{method: "DELETE", target: "/api/v1/admin/apikeys/" + key.ID,
@@ -552,4 +585,144 @@ func checkBan(t *testing.T, spec *specChecker, te *testEngine, forged, read http
 		status: 429, code: "banned"})
 	spec.run(t, te, apiCase{method: "GET", target: "/ws", header: upgrade(read),
 		status: 429, code: "banned"})
+}
+
+// waitWebhook polls GET path as tok, at most every 50 ms (the caller's bucket is the
+// engine's default), until done accepts the answer decoded into v.
+func waitWebhook(tb testing.TB, te *testEngine, tok, path string, v any, done func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		if code := getJSON(tb, te, path, tok, v); code == http.StatusOK && done() {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v polling %s", waitTimeout, path)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkWebhookRoutes runs the webhook routes through their answers: a webhook whose
+// receiver refuses every post, so that its record becomes a dead letter at once, with its
+// log, dead letters and replays; the per-client cap; another client's view; a webhook
+// suspended by its owner's revocation; and the refusals the spec can and cannot describe.
+func checkWebhookRoutes(t *testing.T, spec *specChecker, te *testEngine, read http.Header) {
+	ownerTok, adminTok := token(t, "oas-hooks", auth.PermWrite), token(t, "oas-hooks-admin",
+		auth.PermAdmin)
+	owner, admin := authHeader(ownerTok), authHeader(adminTok)
+	stranger := authHeader(token(t, "oas-stranger", auth.PermWrite))
+	rcv := newCustomerReceiver(t, answerWith(http.StatusBadRequest))
+	create := `{"url":"` + rcv.srv.URL + `/in?k=v","min_btc":21000000,` +
+		`"detectors":["large_value"],"statuses":["mempool"]}`
+
+	var hook transport.NewWebhookResponse
+	a := spec.run(t, te, apiCase{method: "POST", target: "/api/v1/webhooks", header: owner,
+		body: create, status: 201})
+	if err := json.Unmarshal(a.body, &hook); err != nil || hook.ID == "" {
+		t.Fatalf("decode %s: %v", a.body, err)
+	}
+	base := "/api/v1/webhooks/" + hook.ID
+	if got := a.header.Get("Location"); got != base {
+		t.Errorf("Location: got %q, want %q", got, base)
+	}
+	var pub transport.PublishResponse
+	a = spec.run(t, te, apiCase{method: "POST", target: "/api/v1/admin/publish",
+		header: admin, body: `{"count":1}`, status: 201})
+	if err := json.Unmarshal(a.body, &pub); err != nil || len(pub.Seqs) != 1 {
+		t.Fatalf("decode %s: %v", a.body, err)
+	}
+	var dead transport.DeadLetterPage
+	waitWebhook(t, te, ownerTok, base+"/dead-letters", &dead, func() bool {
+		return len(dead.DeadLetters) == 1
+	})
+	seq := strconv.FormatUint(pub.Seqs[0], 10)
+
+	for _, c := range []apiCase{
+		{name: "create another", method: "POST", target: "/api/v1/webhooks", header: owner,
+			body: create, status: 201},
+		{name: "create past the cap", method: "POST", target: "/api/v1/webhooks",
+			header: owner, body: create, status: 409, code: "limit_reached"},
+		{name: "create ftp url", method: "POST", target: "/api/v1/webhooks",
+			header: stranger, body: `{"url":"ftp://hooks.example/x","min_btc":1}`,
+			request: reqBeyond, status: 400, code: "bad_request"},
+		{name: "create private address", method: "POST", target: "/api/v1/webhooks",
+			header: stranger, body: `{"url":"http://10.0.0.1/x","min_btc":1}`,
+			request: reqBeyond, status: 400, code: "bad_request"},
+		{name: "create without min_btc", method: "POST", target: "/api/v1/webhooks",
+			header: stranger, body: `{"url":"https://hooks.example/x"}`,
+			request: reqInvalid, status: 400, code: "bad_request"},
+		{name: "create unknown field", method: "POST", target: "/api/v1/webhooks",
+			header: stranger, body: `{"url":"https://hooks.example/x","min_btc":1,"x":1}`,
+			request: reqInvalid, status: 400, code: "bad_request"},
+		{name: "create not json", method: "POST", target: "/api/v1/webhooks",
+			header: stranger, body: `url=x`, ctype: "text/plain", request: reqInvalid,
+			status: 415, code: "unsupported_media_type"},
+		{name: "create as reader", method: "POST", target: "/api/v1/webhooks", header: read,
+			body: create, status: 403, code: "forbidden"},
+		{name: "create without credential", method: "POST", target: "/api/v1/webhooks",
+			body: create, request: reqInvalid, status: 401, code: "unauthorized"},
+
+		{name: "list", method: "GET", target: "/api/v1/webhooks", header: owner,
+			status: 200},
+		{name: "list as admin", method: "GET", target: "/api/v1/webhooks", header: admin,
+			status: 200},
+		{name: "list as reader", method: "GET", target: "/api/v1/webhooks", header: read,
+			status: 403, code: "forbidden"},
+		{name: "list with a parameter", method: "GET", target: "/api/v1/webhooks?x=1",
+			header: owner, request: reqBeyond, status: 400, code: "bad_request"},
+		{name: "get", method: "GET", target: base, header: owner, status: 200},
+		{name: "get another client's", method: "GET", target: base, header: stranger,
+			status: 404, code: "not_found"},
+		{name: "get unknown", method: "GET", target: "/api/v1/webhooks/wh_00000000000000ff",
+			header: owner, status: 404, code: "not_found"},
+		{name: "get bad id", method: "GET", target: "/api/v1/webhooks/nope", header: owner,
+			request: reqInvalid, status: 404, code: "not_found"},
+
+		{name: "deliveries", method: "GET", target: base + "/deliveries?since=0&limit=10",
+			header: owner, status: 200},
+		{name: "deliveries limit 0", method: "GET", target: base + "/deliveries?limit=0",
+			header: owner, request: reqInvalid, status: 400, code: "bad_request"},
+		{name: "dead letters", method: "GET", target: base + "/dead-letters", header: owner,
+			status: 200},
+		{name: "dead letters of another client", method: "GET",
+			target: base + "/dead-letters", header: stranger, status: 404, code: "not_found"},
+		{name: "replay seqs", method: "POST", target: base + "/dead-letters/replay",
+			header: owner, body: `{"seqs":[` + seq + `]}`, status: 200},
+		{name: "replay oldest", method: "POST", target: base + "/dead-letters/replay",
+			header: owner, status: 200},
+		{name: "replay no seqs", method: "POST", target: base + "/dead-letters/replay",
+			header: owner, body: `{"seqs":[]}`, request: reqInvalid, status: 400,
+			code: "bad_request"},
+		{name: "replay another client's", method: "POST",
+			target: base + "/dead-letters/replay", header: stranger, status: 404,
+			code: "not_found"},
+		{name: "delete another client's", method: "DELETE", target: base, header: stranger,
+			status: 404, code: "not_found"},
+		{name: "delete", method: "DELETE", target: base, header: owner, status: 204},
+		{name: "delete again", method: "DELETE", target: base, header: owner, status: 404,
+			code: "not_found"},
+	} {
+		t.Run(c.name, func(t *testing.T) { spec.run(t, te, c) })
+	}
+
+	t.Run("suspended", func(t *testing.T) {
+		a := spec.run(t, te, apiCase{method: "POST", target: "/api/v1/webhooks",
+			header: authHeader(token(t, "oas-doomed", auth.PermWrite)), body: create,
+			status: 201})
+		var doomed transport.NewWebhookResponse
+		if err := json.Unmarshal(a.body, &doomed); err != nil {
+			t.Fatalf("decode %s: %v", a.body, err)
+		}
+		spec.run(t, te, apiCase{method: "POST", target: "/api/v1/admin/revocations",
+			header: admin, body: `{"client":"oas-doomed"}`, status: 201})
+		path := "/api/v1/webhooks/" + doomed.ID
+		var info transport.WebhookInfo
+		waitWebhook(t, te, adminTok, path, &info, func() bool {
+			return info.Status == transport.WebhookSuspended
+		})
+		spec.run(t, te, apiCase{method: "GET", target: path, header: admin, status: 200})
+		spec.run(t, te, apiCase{method: "POST", target: path + "/dead-letters/replay",
+			header: admin, status: 409, code: "suspended"})
+	})
 }

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/whalecast/whalecast/actors"
+	"github.com/whalecast/whalecast/internal/auth"
+	"github.com/whalecast/whalecast/internal/clock"
 	"github.com/whalecast/whalecast/internal/notify"
 	"github.com/whalecast/whalecast/persistence"
 )
@@ -20,6 +23,9 @@ const maxWebhookAge = 7 * 24 * time.Hour
 
 // webhookCallTimeout bounds a REST call's wait for the webhook actor.
 const webhookCallTimeout = 10 * time.Second
+
+// apiKeysFresh is how long webhookOwners trusts its list of revoked API keys.
+const apiKeysFresh = 500 * time.Millisecond
 
 // WebhooksConfig sets up customer webhooks (docs/webhooks.md). Every zero field takes the
 // default of actors.WebhookConfig.
@@ -144,9 +150,73 @@ func webhookProps(tc treeConfig) (*actor.Props, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	cfg.Detectors = tc.session.Detectors
-	return actors.NewWebhookProps(actors.WebhookDeps{Config: cfg, Store: tc.store,
-		Records: tc.store, Clock: tc.clock, Logger: tc.log.With("actor", "webhooks"),
-		Stats: tc.stats})
+	deps := actors.WebhookDeps{Config: cfg, Store: tc.store, Records: tc.store,
+		Clock: tc.clock, Logger: tc.log.With("actor", "webhooks"), Stats: tc.stats}
+	if tc.access != nil {
+		owners := &webhookOwners{revoked: tc.access.revocations.Revoked,
+			keys: tc.access.store, clock: tc.clock}
+		deps.OwnerValid = owners.valid
+	}
+	return actors.NewWebhookProps(deps)
+}
+
+// webhookOwners tells the webhook actor whether the credential that created a webhook is
+// still trusted (actors.WebhookDeps.OwnerValid): its owner's client was not revoked after
+// it was created, nor the token (by jti) or the API key that created it. A token's expiry
+// does not count: a webhook belongs to its client, and outlives the token that created it.
+// It is safe for concurrent use.
+type webhookOwners struct {
+	revoked func(auth.Claims) bool // the verifier's revocation set
+	keys    persistence.SecurityStore
+	clock   clock.Clock
+
+	mu          sync.Mutex
+	revokedKeys map[string]bool // API key id → revoked, as read at readAt
+	readAt      time.Time
+}
+
+// valid implements actors.WebhookDeps.OwnerValid.
+func (o *webhookOwners) valid(w persistence.Webhook) error {
+	// A client revocation covers what was made at or before it: the same rule as a
+	// token's iat, with the webhook's creation time.
+	if o.revoked(auth.Claims{Subject: w.Owner, IssuedAt: w.Created}) {
+		return &actors.OwnerRevokedError{Reason: "the owner's client was revoked"}
+	}
+	if w.TokenID != "" && o.revoked(auth.Claims{ID: w.TokenID, IssuedAt: w.Created}) {
+		return &actors.OwnerRevokedError{Reason: "the token that created it was revoked"}
+	}
+	if w.APIKeyID == "" {
+		return nil
+	}
+	revoked, err := o.keyRevoked(w.APIKeyID)
+	switch {
+	case err != nil:
+		return err
+	case revoked:
+		return &actors.OwnerRevokedError{Reason: "the API key that created it was revoked"}
+	}
+	return nil
+}
+
+// keyRevoked reports whether the API key id is revoked, or unknown (a key is never
+// deleted, so an unknown id cannot be trusted), from a list at most apiKeysFresh old.
+func (o *webhookOwners) keyRevoked(id string) (bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := o.clock.Now()
+	if o.revokedKeys == nil || now.Sub(o.readAt) >= apiKeysFresh || now.Before(o.readAt) {
+		keys, err := o.keys.APIKeys()
+		if err != nil {
+			return false, fmt.Errorf("system: read api keys: %w", err)
+		}
+		o.revokedKeys = make(map[string]bool, len(keys))
+		for _, k := range keys {
+			o.revokedKeys[k.ID] = k.Revoked
+		}
+		o.readAt = now
+	}
+	revoked, known := o.revokedKeys[id]
+	return revoked || !known, nil
 }
 
 // webhookAPI serves the /api/v1/webhooks routes: changes go through the webhook actor,
@@ -172,7 +242,8 @@ func (w *webhookAPI) request(ctx context.Context, msg any) (any, error) {
 }
 
 // Create implements transport.Webhooks.
-func (w *webhookAPI) Create(ctx context.Context, owner string, spec actors.WebhookSpec) (
+func (w *webhookAPI) Create(ctx context.Context, owner actors.WebhookOwner,
+	spec actors.WebhookSpec) (
 	persistence.Webhook, error) {
 	res, err := w.request(ctx, &actors.CreateWebhook{Owner: owner, Spec: spec})
 	if err != nil {

@@ -28,8 +28,8 @@ const webhookCallTimeout = 10 * time.Second
 // the engine's webhook actor, reads to the store; see system.
 type Webhooks interface {
 	// Create validates spec and stores a new webhook of owner; see actors.CreateWebhook.
-	Create(ctx context.Context, owner string, spec actors.WebhookSpec) (persistence.Webhook,
-		error)
+	Create(ctx context.Context, owner actors.WebhookOwner, spec actors.WebhookSpec) (
+		persistence.Webhook, error)
 	// Delete removes a webhook with everything it holds.
 	Delete(ctx context.Context, id string) error
 	// Replay moves dead letters back to the outbox (all when seqs is nil, as room allows)
@@ -57,8 +57,17 @@ type WebhookRequest struct {
 	Statuses []string `json:"statuses,omitempty"`
 }
 
-// WebhookInfo is a webhook as the routes show it: never its secret, and its URL's query
-// replaced by "[redacted]".
+// Webhook statuses, in WebhookInfo.Status.
+const (
+	// WebhookActive: matching records are delivered.
+	WebhookActive = "active"
+	// WebhookSuspended: its owner is no longer trusted (the client, the token or the API
+	// key that created it was revoked); nothing is delivered any more.
+	WebhookSuspended = "suspended"
+)
+
+// WebhookInfo is a webhook as the routes show it: never its secret, and its URL's path
+// and query each replaced by "[redacted]" (see redactURL).
 type WebhookInfo struct {
 	ID        string    `json:"id"`
 	Owner     string    `json:"owner"`
@@ -67,6 +76,11 @@ type WebhookInfo struct {
 	Detectors []string  `json:"detectors,omitempty"`
 	Statuses  []string  `json:"statuses,omitempty"`
 	Created   time.Time `json:"created"`
+	// Status is WebhookActive or WebhookSuspended; a suspended webhook has SuspendedAt
+	// and SuspendReason too.
+	Status        string     `json:"status"`
+	SuspendedAt   *time.Time `json:"suspended_at,omitempty"`
+	SuspendReason string     `json:"suspend_reason,omitempty"`
 	// Pending and DeadLetters count the outbox and the dead letters; on GET of one
 	// webhook only.
 	Pending     *int `json:"pending,omitempty"`
@@ -205,7 +219,8 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request, p p
 
 	ctx, cancel := context.WithTimeout(r.Context(), webhookCallTimeout)
 	defer cancel()
-	hook, err := s.cfg.Webhooks.Create(ctx, p.Client, actors.WebhookSpec{URL: req.URL,
+	owner := actors.WebhookOwner{Client: p.Client, TokenID: p.TokenID, APIKeyID: p.KeyID}
+	hook, err := s.cfg.Webhooks.Create(ctx, owner, actors.WebhookSpec{URL: req.URL,
 		MinBTC: *req.MinBTC, Detectors: req.Detectors, Statuses: req.Statuses})
 	if err != nil {
 		s.webhookError(w, "create webhook", err)
@@ -228,6 +243,9 @@ func (s *Server) webhookError(w http.ResponseWriter, op string, err error) {
 	case errors.Is(err, actors.ErrWebhookFull):
 		writeError(w, http.StatusConflict, "outbox_full",
 			"the webhook's outbox is full: replay later")
+	case errors.Is(err, actors.ErrWebhookSuspended):
+		writeError(w, http.StatusConflict, "suspended",
+			"the webhook is suspended: its owner is no longer trusted")
 	case errors.Is(err, persistence.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no webhook has this id")
 	case errors.Is(err, actors.ErrWebhooksStopped):
@@ -373,22 +391,37 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request, p principa
 
 // webhookInfo is what the routes show of a webhook.
 func webhookInfo(h persistence.Webhook) WebhookInfo {
-	return WebhookInfo{ID: h.ID, Owner: h.Owner, URL: redactQuery(h.URL),
+	info := WebhookInfo{ID: h.ID, Owner: h.Owner, URL: redactURL(h.URL),
 		MinBTC: alert.BTC(h.MinSat), Detectors: h.Detectors, Statuses: h.Statuses,
-		Created: h.Created.UTC()}
+		Created: h.Created.UTC(), Status: WebhookActive}
+	if !h.Suspended.IsZero() {
+		at := h.Suspended.UTC()
+		info.Status, info.SuspendedAt, info.SuspendReason = WebhookSuspended, &at,
+			h.SuspendReason
+	}
+	return info
 }
 
-// redactQuery returns raw with its query, if any, replaced by "[redacted]".
-func redactQuery(raw string) string {
+// redactURL returns scheme://host[:port] of raw, then "/[redacted]" for a path other than
+// "/" and "?[redacted]" for a query: a path or a query may hold a credential, so neither is
+// shown again once the webhook is created.
+func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return "[redacted]"
 	}
-	if u.RawQuery != "" || u.ForceQuery {
-		u.RawQuery, u.ForceQuery = "", false
-		return u.String() + "?[redacted]"
+	out := u.Scheme + "://" + u.Host
+	switch u.EscapedPath() {
+	case "":
+	case "/":
+		out += "/"
+	default:
+		out += "/[redacted]"
 	}
-	return u.String()
+	if u.RawQuery != "" || u.ForceQuery {
+		out += "?[redacted]"
+	}
+	return out
 }
 
 // targetOf returns scheme://host of a URL, for audit details.

@@ -13,6 +13,9 @@ import (
 // ErrBlockedAddress is wrapped by every connection a Guard refuses; see BlockedError.
 var ErrBlockedAddress = errors.New("notify: address refused by the webhook guard")
 
+// errNoAddress is wrapped when a host name resolves to no address at all.
+var errNoAddress = errors.New("resolves to no address")
+
 // maxDialAddrs bounds how many of a host's addresses one connection attempt tries.
 const maxDialAddrs = 4
 
@@ -55,6 +58,7 @@ var blockedRanges = func() []blockedRange {
 		{"::/128", "unspecified"},
 		{"::1/128", "loopback"},
 		{"::/96", "ipv4-compatible"},
+		{"::ffff:0:0:0/96", "ipv4-translated"}, // SIIT (RFC 7915): ::ffff:0:a.b.c.d
 		{"64:ff9b::/96", "nat64"},
 		{"64:ff9b:1::/48", "nat64"},
 		{"100::/64", "discard"},
@@ -222,7 +226,7 @@ func (g *Guard) DialContext(ctx context.Context, network, address string) (net.C
 	}
 	if len(allowed) == 0 {
 		if refused == nil {
-			refused = fmt.Errorf("notify: %s resolves to no address", host)
+			refused = fmt.Errorf("notify: %s %w", host, errNoAddress)
 		}
 		return nil, refused
 	}

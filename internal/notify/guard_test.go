@@ -106,6 +106,9 @@ func TestGuardCheck(t *testing.T) {
 		{"::ffff:10.1.2.3", "private"},
 		{"::ffff:169.254.169.254", "cloud metadata"},
 		{"::ffff:100.64.0.1", "cgnat"},
+		{"::ffff:0:7f00:1", "ipv4-translated"},
+		{"::ffff:0:a9fe:a9fe", "ipv4-translated"},
+		{"::ffff:0:808:808", "ipv4-translated"},
 		{"64:ff9b::a00:1", "nat64"},
 		{"100::1", "discard"},
 		{"2001::1", "teredo"},
@@ -247,10 +250,11 @@ func TestGuardDialResolvesThenChecks(t *testing.T) {
 		"metadata.test": "169.254.169.254",
 		"mapped.test":   "::ffff:192.168.0.1",
 		"mixed.test":    "172.16.5.5,fe80::1",
+		"siit.test":     "::ffff:0:7f00:1",
 	})
 	r.resolver = res
 	for _, host := range []string{"private.test", "metadata.test", "mapped.test",
-		"mixed.test", "127.0.0.1", "[::1]"} {
+		"mixed.test", "siit.test", "127.0.0.1", "[::1]", "[::ffff:0:7f00:1]"} {
 		t.Run(host, func(t *testing.T) {
 			conn, err := r.DialContext(testContext(t), "tcp", net.JoinHostPort(
 				strings.Trim(host, "[]"), "80"))

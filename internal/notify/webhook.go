@@ -13,6 +13,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -28,6 +31,24 @@ const MaxKeyLen = 255
 
 // maxResponseBody is how much of a response body Post reads before closing it.
 const maxResponseBody = 4 << 10
+
+// Bounds of the transport of a webhook's own client.
+const (
+	// maxResponseHeader bounds a response's status line and headers, in bytes: a receiver
+	// sending more fails the attempt, as a retryable error, instead of costing memory.
+	maxResponseHeader = 8 << 10
+	// maxConnsPerHost bounds the connections one webhook opens (the most attempts in
+	// flight to one webhook).
+	maxConnsPerHost = 64
+	// maxIdleConns is how many connections a webhook keeps open between posts.
+	maxIdleConns = 2
+	// idleConnTimeout closes a kept connection unused for this long.
+	idleConnTimeout = 30 * time.Second
+)
+
+// errAttemptTimeout is wrapped by a Post that its own timeout (or the caller's deadline)
+// ended.
+var errAttemptTimeout = errors.New("attempt timed out")
 
 // userAgent is the User-Agent of every webhook request.
 const userAgent = "whalecast"
@@ -142,15 +163,20 @@ func webhookClient(c *http.Client, guard *Guard, timeout time.Duration) *http.Cl
 		if guard != nil {
 			dial = guard.DialContext
 		}
+		// ExpectContinueTimeout stays zero: no request carries "Expect: 100-continue".
 		client.Transport = &http.Transport{
-			Proxy:                 nil,
-			DialContext:           dial,
-			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-			TLSHandshakeTimeout:   timeout,
-			ResponseHeaderTimeout: timeout,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   2,
-			IdleConnTimeout:       90 * time.Second,
+			Proxy:                  nil,
+			DialContext:            dial,
+			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout:    timeout,
+			ResponseHeaderTimeout:  timeout,
+			MaxResponseHeaderBytes: maxResponseHeader,
+			DisableCompression:     true, // the answer is discarded: never inflate it
+			ForceAttemptHTTP2:      true,
+			MaxConnsPerHost:        maxConnsPerHost,
+			MaxIdleConns:           maxIdleConns,
+			MaxIdleConnsPerHost:    maxIdleConns,
+			IdleConnTimeout:        idleConnTimeout,
 		}
 	}
 	client.CheckRedirect = func(*http.Request, []*http.Request) error {
@@ -198,7 +224,7 @@ func (w *Webhook) Post(ctx context.Context, key string, body []byte) error {
 	resp, err := w.client.Do(req)
 	switch {
 	case err != nil && isTimeout(ctx):
-		return w.fail(0, fmt.Errorf("attempt timed out: %w", transportCause(err)), true)
+		return w.fail(0, fmt.Errorf("%w: %w", errAttemptTimeout, transportCause(err)), true)
 	case err != nil:
 		return w.fail(0, transportCause(err), ctx.Err() == nil)
 	}
@@ -254,4 +280,55 @@ func validKey(key string) error {
 		}
 	}
 	return nil
+}
+
+// PublicReason describes a failed Post in a few words that may be shown to the webhook's
+// owner, such as a customer reading its delivery log: the HTTP status received, or the
+// kind of failure ("dns lookup failed", "address refused by the engine's policy",
+// "connection refused", "timed out", ...). Unlike err's own text it never names an
+// address a host name resolved to, the resolver, or anything else of the engine's network.
+func PublicReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	var de *DeliveryError
+	if errors.As(err, &de) && de.StatusCode != 0 {
+		if de.StatusCode >= 300 && de.StatusCode < 400 {
+			return "redirect not followed (http " + strconv.Itoa(de.StatusCode) + ")"
+		}
+		return "http " + strconv.Itoa(de.StatusCode)
+	}
+
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	var alertErr tls.AlertError
+	var netErr net.Error
+	msg := err.Error()
+	switch {
+	case errors.Is(err, ErrBlockedAddress):
+		return "address refused by the engine's policy"
+	case errors.Is(err, errAttemptTimeout), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return "timed out"
+	case errors.As(err, &dnsErr), errors.Is(err, errNoAddress):
+		return "dns lookup failed"
+	case errors.Is(err, ErrInvalidKey):
+		return "invalid idempotency key"
+	case strings.Contains(msg, "response headers exceeded"),
+		strings.Contains(msg, "header list larger"):
+		return "response headers too large"
+	case errors.As(err, &certErr):
+		return "certificate not verified"
+	case errors.As(err, &recordErr), errors.As(err, &alertErr):
+		return "tls handshake failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed before an answer"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	}
+	return "connection failed"
 }

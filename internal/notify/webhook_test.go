@@ -3,8 +3,11 @@ package notify
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -293,5 +296,126 @@ func TestWebhookClientSettings(t *testing.T) {
 	}
 	if own.timeout != DefaultWebhookTimeout {
 		t.Errorf("timeout %v, want the default %v", own.timeout, DefaultWebhookTimeout)
+	}
+	tr := own.client.Transport.(*http.Transport)
+	if tr.MaxResponseHeaderBytes != maxResponseHeader || !tr.DisableCompression ||
+		tr.ResponseHeaderTimeout != DefaultWebhookTimeout || tr.MaxConnsPerHost < 1 ||
+		tr.IdleConnTimeout <= 0 || tr.ExpectContinueTimeout != 0 {
+		t.Errorf("transport: headers %d B, compression off %v, header timeout %v, conns %d, "+
+			"idle %v, expect-continue %v; want bounded", tr.MaxResponseHeaderBytes,
+			tr.DisableCompression, tr.ResponseHeaderTimeout, tr.MaxConnsPerHost,
+			tr.IdleConnTimeout, tr.ExpectContinueTimeout)
+	}
+}
+
+// TestWebhookHugeResponseHeaders posts to a receiver that answers with a megabyte of
+// headers: the attempt fails at once, retryable, having read no more than the bound.
+func TestWebhookHugeResponseHeaders(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		for i := range 64 {
+			w.Header().Set("X-Padding-"+strconv.Itoa(i), strings.Repeat("p", 16<<10))
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	w := newTestWebhook(t, srv.URL, 5*time.Second)
+	defer w.CloseIdleConnections()
+
+	start := time.Now()
+	err := w.Post(testContext(t), "k1", []byte(`{}`))
+
+	if err == nil {
+		t.Fatal("Post succeeded with 1 MiB of response headers, want a failure")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Post took %v, want a quick failure", took)
+	}
+	if !Retryable(err) || PublicReason(err) != "response headers too large" {
+		t.Errorf("Post error %v (%q): want a retryable failure, response headers too large",
+			err, PublicReason(err))
+	}
+}
+
+// resolverFunc resolves with a function.
+type resolverFunc func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+func (f resolverFunc) LookupNetIP(ctx context.Context, network, host string) (
+	[]netip.Addr, error) {
+	return f(ctx, network, host)
+}
+
+// TestPublicReason fails posts every way a receiver or the network can, and checks that
+// the reason shown to a webhook's owner names the kind of failure and nothing of the
+// engine's network: no resolver, no address a name resolved to.
+func TestPublicReason(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter,
+		r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) })
+	redirect := httptest.NewServer(http.RedirectHandler("http://10.0.0.1/", http.StatusFound))
+	t.Cleanup(redirect.Close)
+	failing := newReceiver(t, http.StatusInternalServerError)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(failing.srv.URL, "http://"))
+
+	resolver := resolverFunc(func(_ context.Context, _, host string) ([]netip.Addr, error) {
+		switch host {
+		case "loopback.test":
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+		case "empty.test":
+			return nil, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host,
+			Server: "10.255.255.53:53", IsNotFound: true}
+	})
+	open := newTestGuard(t, resolver, "127.0.0.1/32")
+	strict := newTestGuard(t, resolver)
+
+	tests := []struct {
+		name    string
+		url     string
+		guard   *Guard
+		timeout time.Duration
+		want    string
+	}{
+		{"status", failing.srv.URL, open, time.Second, "http 500"},
+		{"redirect", redirect.URL, open, time.Second, "redirect not followed (http 302)"},
+		{"unknown name", "http://nowhere.test:" + port + "/", open, time.Second,
+			"dns lookup failed"},
+		{"name without addresses", "http://empty.test:" + port + "/", open, time.Second,
+			"dns lookup failed"},
+		{"name to a refused address", "http://loopback.test:" + port + "/", strict,
+			time.Second, "address refused by the engine's policy"},
+		{"refused literal", failing.srv.URL, strict, time.Second,
+			"address refused by the engine's policy"},
+		{"connection refused", downURL, open, time.Second, "connection refused"},
+		{"timeout", hang.URL, open, 100 * time.Millisecond, "timed out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := NewWebhook(WebhookConfig{URL: tt.url, Secret: testSecret,
+				Timeout: tt.timeout, Guard: tt.guard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.CloseIdleConnections()
+
+			got := PublicReason(w.Post(testContext(t), "k1", []byte(`{}`)))
+
+			if got != tt.want {
+				t.Errorf("reason: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got := PublicReason(nil); got != "" {
+		t.Errorf("reason of nil: got %q, want empty", got)
 	}
 }
