@@ -239,9 +239,10 @@ type ownerState struct {
 // webhookState outlives a restart of the webhook actor, so that a restart neither loses
 // the deliveries in flight nor loads the outboxes twice.
 type webhookState struct {
-	cfg  WebhookConfig
-	deps WebhookDeps
-	log  *slog.Logger
+	cfg      WebhookConfig
+	deps     WebhookDeps
+	log      *slog.Logger
+	resolver *resolver // writes the attempts' outcomes in groups
 
 	loaded     bool
 	hooks      map[string]*hookState
@@ -293,7 +294,7 @@ func NewWebhookProps(deps WebhookDeps) (*actor.Props, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	state := &webhookState{cfg: cfg, deps: deps, log: deps.Logger,
 		hooks: map[string]*hookState{}, owners: map[string]*ownerState{}, ctx: ctx,
-		cancel: cancel}
+		cancel: cancel, resolver: newResolver(deps.Store, cfg.Keep, maxResolveBatch)}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &webhookActor{webhookState: state}
 	}), nil

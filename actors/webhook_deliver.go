@@ -239,7 +239,8 @@ func (a *webhookActor) attempt(h *hookState, d persistence.Delivery) {
 	h.inflight++
 	a.owners[h.hook.Owner].inflight++
 	a.inflight++
-	job := attemptJob{hook: h.hook, poster: h.poster, d: d, cfg: a.cfg, deps: a.deps}
+	job := attemptJob{hook: h.hook, poster: h.poster, d: d, cfg: a.cfg, deps: a.deps,
+		resolver: a.resolver}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -254,6 +255,8 @@ type attemptJob struct {
 	d      persistence.Delivery
 	cfg    WebhookConfig
 	deps   WebhookDeps
+	// resolver writes the outcome with those of the other attempts that finish meanwhile.
+	resolver *resolver
 }
 
 // run checks the owner, reads the record, posts it, decides the outcome and stores it. An
@@ -311,7 +314,8 @@ func (j attemptJob) run(ctx context.Context) *webhookAttempted {
 		Outcome: outcome, Status: d.LastStatus, Error: d.LastError,
 		DurationMS: now.Sub(start).Milliseconds()}
 	res.d, res.outcome = d, outcome
-	res.entry, res.err = j.deps.Store.ResolveAttempt(j.hook.ID, d, entry, j.cfg.Keep)
+	res.entry, res.err = j.resolver.resolve(persistence.AttemptResult{ID: j.hook.ID,
+		Delivery: d, Entry: entry})
 	if res.err == nil {
 		j.deps.Stats.countWebhookOutcome(webhookOutcome(outcome, err))
 	}

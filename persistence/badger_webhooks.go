@@ -371,45 +371,6 @@ func (s *Badger) deliveries(op string, family []byte, id string, after uint64, l
 	return out, err
 }
 
-// ResolveAttempt implements WebhookStore.
-func (s *Badger) ResolveAttempt(id string, d Delivery, entry DeliveryLogEntry,
-	keep WebhookKeep) (DeliveryLogEntry, error) {
-	keep = keep.withDefaults()
-	op := fmt.Sprintf("resolve delivery %d of %s", d.Seq, id)
-	err := s.writeWebhooks(op, func(txn *badger.Txn) error {
-		if err := requireWebhook(txn, id); err != nil {
-			return err
-		}
-		outboxKey := webhookSeqKey(prefixWebhookOutbox, id, d.Seq)
-		switch entry.Outcome {
-		case OutcomeDelivered:
-			if err := txn.Delete(outboxKey); err != nil {
-				return fmt.Errorf("delete: %w", err)
-			}
-		case OutcomeRetry:
-			if err := putDelivery(txn, prefixWebhookOutbox, id, d); err != nil {
-				return err
-			}
-		case OutcomeDeadLetter:
-			if err := txn.Delete(outboxKey); err != nil {
-				return fmt.Errorf("delete: %w", err)
-			}
-			if err := putDelivery(txn, prefixWebhookDead, id, d); err != nil {
-				return err
-			}
-			if err := trimDead(txn, id, keep.Dead); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("unknown outcome %q: %w", entry.Outcome, ErrInvalidRecord)
-		}
-		var err error
-		entry, err = appendLog(txn, id, entry, keep.Log)
-		return err
-	})
-	return entry, err
-}
-
 // trimDead deletes the lowest dead letters of id past keep.
 func trimDead(txn *badger.Txn, id string, keep int) error {
 	prefix := webhookKey(prefixWebhookDead, id)

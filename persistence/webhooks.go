@@ -223,6 +223,14 @@ type WebhookEnqueue struct {
 	Deliveries []Delivery
 }
 
+// AttemptResult is one attempt's outcome to record: the webhook, the delivery as the
+// attempt left it and its log entry (Entry.Outcome says what happens to the delivery).
+type AttemptResult struct {
+	ID       string
+	Delivery Delivery
+	Entry    DeliveryLogEntry
+}
+
 // WebhookStore keeps webhooks, their cursors over the record log, their outboxes, dead
 // letters and delivery logs. *Badger implements it. Every method may be called from any
 // goroutine; writes are durable (fsynced) before they return and share the store's failure
@@ -254,6 +262,13 @@ type WebhookStore interface {
 	// ErrNotFound when the webhook is gone.
 	ResolveAttempt(id string, d Delivery, entry DeliveryLogEntry, keep WebhookKeep) (
 		DeliveryLogEntry, error)
+	// ResolveAttempts records many attempts' outcomes, of one webhook or several, as
+	// ResolveAttempt does each, in order, in one transaction and one sync (several when
+	// they do not fit in one; each outcome is written whole). It returns one entry per
+	// item: N is 0 for an item whose webhook is not stored (deleted meanwhile), which is
+	// skipped. At most MaxResolveBatch items; an item with an unknown outcome refuses the
+	// whole call, which then writes nothing.
+	ResolveAttempts(items []AttemptResult, keep WebhookKeep) ([]DeliveryLogEntry, error)
 	// DeadLetters returns up to limit dead letters with seq > after, by seq.
 	DeadLetters(id string, after uint64, limit int) ([]Delivery, error)
 	// ReplayDeadLetters moves dead letters back to the outbox, attempts reset and due at
