@@ -312,30 +312,40 @@ func (s *Server) handleDeleteWebhook(w http.ResponseWriter, r *http.Request, p p
 }
 
 func (s *Server) handleDeliveryLog(w http.ResponseWriter, r *http.Request, p principal) {
-	since, limit, ok := pageParams(w, r)
-	if !ok {
-		return
-	}
-	hook, ok := s.ownWebhook(w, r, p)
-	if !ok {
-		return
-	}
-	log, err := s.cfg.Webhooks.DeliveryLog(hook.ID, since, limit)
-	if err != nil {
-		s.webhookError(w, "read delivery log", err)
-		return
-	}
-	page := DeliveryLogPage{Deliveries: make([]DeliveryLogEntry, len(log)), Next: since}
-	for i, e := range log {
-		page.Deliveries[i] = DeliveryLogEntry{N: e.N, Time: e.Time, Seq: e.Seq,
-			Attempt: e.Attempt, Outcome: e.Outcome, Status: e.Status, Error: e.Error,
-			DurationMS: e.DurationMS}
-		page.Next = e.N
-	}
-	writeJSON(w, http.StatusOK, page)
+	webhookPage(s, w, r, p, "read delivery log", s.cfg.Webhooks.DeliveryLog,
+		func(log []persistence.DeliveryLogEntry, since uint64) any {
+			page := DeliveryLogPage{Deliveries: make([]DeliveryLogEntry, len(log)),
+				Next: since}
+			for i, e := range log {
+				page.Deliveries[i] = DeliveryLogEntry{N: e.N, Time: e.Time, Seq: e.Seq,
+					Attempt: e.Attempt, Outcome: e.Outcome, Status: e.Status,
+					Error: e.Error, DurationMS: e.DurationMS}
+				page.Next = e.N
+			}
+			return page
+		})
 }
 
 func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request, p principal) {
+	webhookPage(s, w, r, p, "read dead letters", s.cfg.Webhooks.DeadLetters,
+		func(dead []persistence.Delivery, since uint64) any {
+			page := DeadLetterPage{DeadLetters: make([]DeadLetter, len(dead)), Next: since}
+			for i, d := range dead {
+				page.DeadLetters[i] = DeadLetter{Seq: d.Seq, Attempts: d.Attempts,
+					Created: d.Created, DeadAt: d.DeadAt, LastStatus: d.LastStatus,
+					LastError: d.LastError}
+				page.Next = d.Seq
+			}
+			return page
+		})
+}
+
+// webhookPage answers a paged read of one of the caller's webhooks: it checks the paging
+// parameters and the caller's right to the webhook, reads a page with read, and answers
+// what render makes of it.
+func webhookPage[T any](s *Server, w http.ResponseWriter, r *http.Request, p principal,
+	what string, read func(id string, after uint64, limit int) ([]T, error),
+	render func(items []T, since uint64) any) {
 	since, limit, ok := pageParams(w, r)
 	if !ok {
 		return
@@ -344,19 +354,12 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request, p pri
 	if !ok {
 		return
 	}
-	dead, err := s.cfg.Webhooks.DeadLetters(hook.ID, since, limit)
+	items, err := read(hook.ID, since, limit)
 	if err != nil {
-		s.webhookError(w, "read dead letters", err)
+		s.webhookError(w, what, err)
 		return
 	}
-	page := DeadLetterPage{DeadLetters: make([]DeadLetter, len(dead)), Next: since}
-	for i, d := range dead {
-		page.DeadLetters[i] = DeadLetter{Seq: d.Seq, Attempts: d.Attempts,
-			Created: d.Created, DeadAt: d.DeadAt, LastStatus: d.LastStatus,
-			LastError: d.LastError}
-		page.Next = d.Seq
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, render(items, since))
 }
 
 func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request, p principal) {
